@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+
+from authenticator.ids import next_id
+
+from .managers import UserManager
+
+
+class UserType(models.TextChoices):
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    GOOGLE = "google", "Google"
+
+
+class UserStatus(models.TextChoices):
+    UNVERIFIED = "unverified", "Unverified"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    BLOCKED = "blocked", "Blocked"
+    DELETED = "deleted", "Deleted"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. Non-staff users have an unusable password: they sign in by OTP or Google."""
+
+    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    type = models.CharField(max_length=16, choices=UserType.choices, default=UserType.PHONE)
+    country_id = models.CharField("country", max_length=2, help_text="ISO 3166-1 alpha-2")
+    phone_number = models.CharField(max_length=16, unique=True, help_text="E.164")
+    name = models.CharField(max_length=150)
+    salutation = models.CharField(max_length=32, null=True, blank=True)
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=UserStatus.choices, default=UserStatus.UNVERIFIED)
+    # Tier and level: tier is an addition, `level` is the seed's column; both start at 1.
+    tier = models.PositiveSmallIntegerField(default=1)
+    level = models.PositiveSmallIntegerField(default=1)
+    is_staff = models.BooleanField(default=False)
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    USERNAME_FIELD = "phone_number"
+    REQUIRED_FIELDS = ["country_id", "name"]
+
+    objects = UserManager()
+
+    class Meta:
+        db_table = "users"
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="users_status_idx"),
+            models.Index(fields=["created_at"], name="users_created_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.phone_number})"
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        # Django's auth (admin login, ModelBackend) only lets active users in.
+        return self.status == UserStatus.ACTIVE
+
+    def clean(self) -> None:
+        from .validation import normalise_user_fields
+
+        normalise_user_fields(self)
+
+
+class StatusHistory(models.Model):
+    """One row for every change of a user's status, written in the same transaction."""
+
+    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_histories")
+    status = models.CharField(max_length=16, choices=UserStatus.choices)
+    previous_status = models.CharField(max_length=16, choices=UserStatus.choices, null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Who changed it when no user did: "system", "cli", "signup"...
+    actor_label = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "status_histories"
+        verbose_name_plural = "status histories"
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="status_hist_user_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.previous_status} → {self.status}"

@@ -1,0 +1,156 @@
+"""Functions that change accounts. Nothing else writes ``users.status``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from authenticator.errors import EmailTaken, InvalidInput, InvalidStatusTransition, PhoneNumberTaken
+
+from .models import StatusHistory, User, UserStatus, UserType
+from .validation import normalise_email, normalise_phone_for_country
+
+S = UserStatus
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    S.UNVERIFIED: {S.ACTIVE, S.BLOCKED, S.DELETED},
+    S.ACTIVE: {S.SUSPENDED, S.BLOCKED, S.DELETED},
+    S.SUSPENDED: {S.ACTIVE, S.BLOCKED, S.DELETED},
+    S.BLOCKED: {S.ACTIVE, S.DELETED},
+    S.DELETED: set(),
+}
+
+
+def validation_to_input_error(exc: ValidationError, field: str) -> InvalidInput:
+    code = getattr(exc, "code", None) or "invalid"
+    return InvalidInput(extra={"errors": {field: [{"code": code, "message": str(exc.messages[0])}]}})
+
+
+def _integrity_to_conflict(exc: IntegrityError) -> Exception:
+    text = str(exc).lower()
+    if "email" in text:
+        return EmailTaken()
+    if "phone" in text:
+        return PhoneNumberTaken()
+    return exc
+
+
+@transaction.atomic
+def user_create(
+    *,
+    phone_number: str,
+    country_id: str,
+    name: str,
+    salutation: str | None = None,
+    email: str | None = None,
+    type: str = UserType.PHONE,
+    status: str = UserStatus.UNVERIFIED,
+    password: str | None = None,
+    actor: User | None = None,
+    actor_label: str = "signup",
+    **extra: Any,
+) -> User:
+    try:
+        phone, country = normalise_phone_for_country(phone_number, country_id)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "phone_number" if exc.code != "invalid_country" else "country_id")
+    if email:
+        try:
+            email = normalise_email(email)
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, "email")
+    user = User(
+        phone_number=phone,
+        country_id=country,
+        name=name.strip(),
+        salutation=(salutation or None),
+        email=email or None,
+        type=type,
+        status=status,
+        **extra,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError as exc:
+        raise _integrity_to_conflict(exc) from exc
+    StatusHistory.objects.create(
+        user=user, status=status, previous_status=None, reason="created", actor=actor, actor_label=actor_label
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_status(
+    *,
+    user: User,
+    status: str,
+    reason: str = "",
+    actor: User | None = None,
+    actor_label: str = "system",
+) -> User:
+    """Change a user's status and write its history row, atomically.
+
+    The row is locked so two concurrent changes serialise and each history row's
+    ``previous_status`` is the status it really replaced.
+    """
+    locked = User.objects.select_for_update().only("id", "status").get(pk=user.pk)
+    previous = locked.status
+    if status == previous:
+        return user
+    if status not in ALLOWED_TRANSITIONS.get(previous, set()):
+        raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(status=status, updated_at=now)
+    StatusHistory.objects.create(
+        user_id=user.pk,
+        status=status,
+        previous_status=previous,
+        reason=reason[:500],
+        actor=actor,
+        actor_label=actor_label if actor is None else (actor_label or "staff"),
+    )
+    user.status, user.updated_at = status, now
+    return user
+
+
+@transaction.atomic
+def user_set_level(*, user: User, level: int, tier: int | None = None) -> User:
+    fields = {"level": level, "updated_at": timezone.now()}
+    if tier is not None:
+        fields["tier"] = tier
+    User.objects.filter(pk=user.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(user, key, value)
+    return user
+
+
+def user_update_profile(*, user: User, name: str | None = None, salutation: str | None = None, clear_salutation: bool = False) -> User:
+    fields: list[str] = []
+    if name is not None:
+        user.name = name.strip()
+        fields.append("name")
+    if salutation is not None or clear_salutation:
+        user.salutation = salutation or None
+        fields.append("salutation")
+    if fields:
+        user.save(update_fields=[*fields, "updated_at"])
+    return user
+
+
+def user_set_email(*, user: User, email: str, verified_at=None) -> User:
+    """Make ``email`` the user's (verified) address."""
+    user.email = normalise_email(email)
+    user.email_verified_at = verified_at or timezone.now()
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_verified_at", "updated_at"])
+    except IntegrityError as exc:
+        raise EmailTaken() from exc
+    return user

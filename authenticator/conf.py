@@ -1,0 +1,62 @@
+"""The authenticator app's settings, read lazily so that test overrides just work.
+
+A project sets any of these in ``settings.AUTHENTICATOR`` (a dict); everything else
+falls back to the defaults below. Read them as ``app_settings.OTP_TTL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Sonyflake machine id: None leases one per process (PostgreSQL advisory lock, or a
+    # file lock next to a SQLite database); an int pins it (single-process runs only).
+    "SONYFLAKE_MACHINE_ID": None,
+    "SONYFLAKE_LOCK_DIR": None,
+    # Client IP: X-Forwarded-For is believed only when the socket peer is one of these.
+    "TRUSTED_PROXIES": [],
+    # One-time passwords.
+    "OTP_HMAC_KEY": None,  # falls back to SECRET_KEY
+    "OTP_LENGTH": 6,
+    "OTP_TTL": 300,
+    "OTP_MAX_ATTEMPTS": 5,
+    "OTP_RESEND_COOLDOWN": 60,
+    "OTP_MAX_PER_HOUR": 5,
+    # Wrong codes per account per day, across all its codes (brute-force ceiling).
+    "OTP_ACCOUNT_MAX_FAILURES": 20,
+    "SMS_SENDER": "otp.channels.ConsoleSmsSender",
+    "SMS_GATEWAY_URL": "",
+    "SMS_GATEWAY_KEY": "",
+    "SMS_TIMEOUT": 5.0,
+    # Tokenizer.
+    "TOKENIZER_URL": "",
+    "TOKENIZER_API_KEY": "",
+    "TOKENIZER_CONNECT_TIMEOUT": 2.0,
+    "TOKENIZER_READ_TIMEOUT": 5.0,
+    "TOKENIZER_RETRIES": 2,
+    "TOKENIZER_SIGNING_KEY": None,  # falls back to SECRET_KEY
+    "TOKENIZER_ACCESS_TTL": 900,
+    "TOKENIZER_REFRESH_TTL": 30 * 24 * 3600,
+    "TOKENIZER_SERVE": False,
+    # Geolocation.
+    "GEOLOCATION_BACKEND": "authenticator.geolocation.OfflineGeolocation",
+    # Firebase.
+    "FIREBASE_PROJECT_ID": "",
+    "FIREBASE_CHECK_REVOKED": True,
+}
+
+
+class AppSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown authenticator setting: {name}")
+        configured = getattr(settings, "AUTHENTICATOR", {}) or {}
+        value = configured.get(name, DEFAULTS[name])
+        if value is None and name in ("OTP_HMAC_KEY", "TOKENIZER_SIGNING_KEY"):
+            value = settings.SECRET_KEY
+        return value
+
+
+app_settings = AppSettings()

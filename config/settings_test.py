@@ -1,0 +1,15 @@
+"""Settings for the test suite: the real PostgreSQL and Redis on this machine."""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/authenticator")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CACHE_KEY_PREFIX", "authn-test")
+
+from .settings import *  # noqa: E402,F403
+from .settings import AUTHENTICATOR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+AUTHENTICATOR = {**AUTHENTICATOR, "SMS_SENDER": "otp.channels.OutboxSmsSender"}

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import LoginState
+
+FIELDS = ("id", "logged_in_on", "logged_in_from", "logged_in_ip", "method", "status", "logged_in_at", "logged_out_at", "user_agent")
+
+
+class LoginStateInline(admin.TabularInline):
+    model = LoginState
+    extra = 0
+    can_delete = False
+    fields = FIELDS
+    readonly_fields = FIELDS
+    ordering = ("-logged_in_at",)
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(LoginState)
+class LoginStateAdmin(admin.ModelAdmin):
+    list_display = ("logged_in_at", "user", "logged_in_on", "logged_in_from", "logged_in_ip", "status", "logged_out_at")
+    list_filter = ("status", "method")
+    search_fields = ("user__phone_number", "user__email", "user__name", "logged_in_ip")
+    readonly_fields = ("user", *FIELDS)
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
