@@ -30,6 +30,11 @@ DEFAULTS: dict[str, Any] = {
     "SMS_GATEWAY_URL": "",
     "SMS_GATEWAY_KEY": "",
     "SMS_TIMEOUT": 5.0,
+    # Twilio Messages API (otp.channels.TwilioSmsSender); all three needed when selected.
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_FROM": "",
+    "TWILIO_API_URL": "https://api.twilio.com",
     # Tokenizer.
     "TOKENIZER_URL": "",
     "TOKENIZER_API_KEY": "",

@@ -136,6 +136,8 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Authenticator <no-reply@localhost>")
+# An unreachable SMTP server must not hold a request (or a delivery worker) forever.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
 # --- Hardening (effective with DEBUG off) ---------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
@@ -187,6 +189,11 @@ AUTHENTICATOR = {
     "SMS_SENDER": env.str("SMS_SENDER", default="otp.channels.ConsoleSmsSender"),
     "SMS_GATEWAY_URL": env.str("SMS_GATEWAY_URL", default=""),
     "SMS_GATEWAY_KEY": env.str("SMS_GATEWAY_KEY", default=""),
+    "SMS_TIMEOUT": env.float("SMS_TIMEOUT", default=5.0),
+    "TWILIO_ACCOUNT_SID": env.str("TWILIO_ACCOUNT_SID", default=""),
+    "TWILIO_AUTH_TOKEN": env.str("TWILIO_AUTH_TOKEN", default=""),
+    "TWILIO_FROM": env.str("TWILIO_FROM", default=""),
+    "TWILIO_API_URL": env.str("TWILIO_API_URL", default="https://api.twilio.com"),
     "GEOLOCATION_BACKEND": env.str("GEOLOCATION_BACKEND", default="authenticator.geolocation.OfflineGeolocation"),
     "FIREBASE_PROJECT_ID": env.str("FIREBASE_PROJECT_ID", default=""),
 }

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class OtpConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'otp'
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from otp.checks import check_sms_sender, check_sms_sender_deploy
+
+        checks.register(check_sms_sender)
+        checks.register(check_sms_sender_deploy, checks.Tags.security, deploy=True)

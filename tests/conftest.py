@@ -47,3 +47,15 @@ def _clean_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_sms_outbox():
+    """Each test sees only its own SMS; no background send outlives the test that queued it."""
+    from otp import channels
+    from otp.delivery import wait_for_deliveries
+
+    channels.outbox.clear()
+    yield
+    wait_for_deliveries(timeout=30)
+    channels.outbox.clear()
