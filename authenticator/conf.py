@@ -45,11 +45,21 @@ DEFAULTS: dict[str, Any] = {
     "TOKENIZER_ACCESS_TTL": 900,
     "TOKENIZER_REFRESH_TTL": 30 * 24 * 3600,
     "TOKENIZER_SERVE": False,
+    "TOKENIZER_ISSUER": "authenticator",
+    # Longest a cached introspection answer is trusted (never beyond the token's exp).
+    "TOKENIZER_INTROSPECTION_CACHE_TTL": 60,
     # Geolocation.
     "GEOLOCATION_BACKEND": "authenticator.geolocation.OfflineGeolocation",
     # Firebase.
     "FIREBASE_PROJECT_ID": "",
     "FIREBASE_CHECK_REVOKED": True,
+    "FIREBASE_VERIFIER": "authenticator.firebase.FirebaseVerifier",
+    # firebase.sign_in_provider values accepted as "Sign in with Google".
+    "FIREBASE_ALLOWED_PROVIDERS": ["google.com"],
+    # Where Google's ID-token certificates are fetched; empty = firebase-admin's own URL.
+    "FIREBASE_CERTS_URL": "",
+    "FIREBASE_HTTP_TIMEOUT": 5.0,
+    "FIREBASE_CLOCK_SKEW": 5,
 }
 
 

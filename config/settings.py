@@ -113,9 +113,15 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# A Redis outage must not turn into 500s: cache reads miss, writes are dropped (logged).
+# Throttles then fail open; the OTP wrong-try limit lives in PostgreSQL and still holds.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
+    "authenticator.backends.OtpBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -155,7 +161,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["authenticator.api.authentication.BearerTokenAuthentication"],
+    "EXCEPTION_HANDLER": "authenticator.api.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -186,6 +193,11 @@ AUTHENTICATOR = {
     "TOKENIZER_READ_TIMEOUT": env.float("TOKENIZER_READ_TIMEOUT", default=5.0),
     "TOKENIZER_SIGNING_KEY": env.str("TOKENIZER_SIGNING_KEY", default=SECRET_KEY),
     "TOKENIZER_SERVE": env.bool("TOKENIZER_SERVE", default=False),
+    "TOKENIZER_RETRIES": env.int("TOKENIZER_RETRIES", default=2),
+    "TOKENIZER_ACCESS_TTL": env.int("TOKENIZER_ACCESS_TTL", default=900),
+    "TOKENIZER_REFRESH_TTL": env.int("TOKENIZER_REFRESH_TTL", default=30 * 24 * 3600),
+    "TOKENIZER_ISSUER": env.str("TOKENIZER_ISSUER", default="authenticator"),
+    "TOKENIZER_INTROSPECTION_CACHE_TTL": env.int("TOKENIZER_INTROSPECTION_CACHE_TTL", default=60),
     "SMS_SENDER": env.str("SMS_SENDER", default="otp.channels.ConsoleSmsSender"),
     "SMS_GATEWAY_URL": env.str("SMS_GATEWAY_URL", default=""),
     "SMS_GATEWAY_KEY": env.str("SMS_GATEWAY_KEY", default=""),
@@ -196,6 +208,12 @@ AUTHENTICATOR = {
     "TWILIO_API_URL": env.str("TWILIO_API_URL", default="https://api.twilio.com"),
     "GEOLOCATION_BACKEND": env.str("GEOLOCATION_BACKEND", default="authenticator.geolocation.OfflineGeolocation"),
     "FIREBASE_PROJECT_ID": env.str("FIREBASE_PROJECT_ID", default=""),
+    "FIREBASE_CHECK_REVOKED": env.bool("FIREBASE_CHECK_REVOKED", default=True),
+    "FIREBASE_VERIFIER": env.str("FIREBASE_VERIFIER", default="authenticator.firebase.FirebaseVerifier"),
+    "FIREBASE_ALLOWED_PROVIDERS": env.list("FIREBASE_ALLOWED_PROVIDERS", default=["google.com"]),
+    "FIREBASE_CERTS_URL": env.str("FIREBASE_CERTS_URL", default=""),
+    "FIREBASE_HTTP_TIMEOUT": env.float("FIREBASE_HTTP_TIMEOUT", default=5.0),
+    "FIREBASE_CLOCK_SKEW": env.int("FIREBASE_CLOCK_SKEW", default=5),
 }
 
 LOGGING = {

@@ -51,11 +51,39 @@ def _clean_cache():
 
 @pytest.fixture(autouse=True)
 def _clean_sms_outbox():
-    """Each test sees only its own SMS; no background send outlives the test that queued it."""
+    """Each test sees only its own SMS; background jobs a test queued (sign-in codes)
+    finish before the next test and before its database is flushed."""
+    from authenticator.background import wait_idle
     from otp import channels
-    from otp.delivery import wait_for_deliveries
 
     channels.outbox.clear()
     yield
-    wait_for_deliveries(timeout=30)
+    wait_idle(timeout=30)
     channels.outbox.clear()
+
+
+@pytest.fixture(scope="session")
+def firebase_emulator():
+    """The real Firebase Auth Emulator for this session: yields its "host:port".
+
+    Reuses one already answering at FIREBASE_AUTH_EMULATOR_HOST, else starts one on free
+    ports (tests/firebase/emulator.py) and stops it at the end. FIREBASE_AUTH_EMULATOR_HOST
+    is set for the test process while the session lasts; its project is
+    ``tests.firebase.emulator.PROJECT_ID``.
+    """
+    from tests.firebase import emulator
+
+    try:
+        running = emulator.start_or_reuse()
+    except emulator.EmulatorError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    previous = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = running.host
+    try:
+        yield running.host
+    finally:
+        if previous is None:
+            os.environ.pop("FIREBASE_AUTH_EMULATOR_HOST", None)
+        else:
+            os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = previous
+        running.stop()

@@ -11,6 +11,7 @@ import warnings
 import pytest
 from django.core import mail
 
+from authenticator import background
 from authenticator.errors import DeliveryUnavailable
 from otp import channels, delivery
 from otp.channels import SmsMessage
@@ -144,7 +145,7 @@ def test_background_email_failure_is_logged_with_masked_address(settings, caplog
 def test_background_crash_is_logged_with_traceback_scrubbed_of_code_and_number(authn_settings, caplog):
     authn_settings(SMS_SENDER=f"{__name__}.ExplodingSmsSender")
 
-    with caplog.at_level(logging.ERROR, logger="otp.delivery"):
+    with caplog.at_level(logging.ERROR, logger="authenticator.background"):
         deliver_later(channel="sms", to=PHONE, message=MESSAGE)
         wait_for_deliveries()
 
@@ -173,14 +174,15 @@ def test_delivery_pool_runs_at_most_four_sends_at_once(gateway):
 
 
 def test_full_delivery_queue_drops_and_logs_instead_of_growing(gateway, monkeypatch, caplog):
-    monkeypatch.setattr(delivery, "MAX_PENDING", 2)
+    monkeypatch.setattr(background, "MAX_PENDING", 2)
     gateway.hold = True
 
-    with caplog.at_level(logging.ERROR, logger="otp.delivery"):
+    with caplog.at_level(logging.ERROR, logger="authenticator.background"):
         for i in range(3):
             deliver_later(channel="sms", to=PHONE, message=f"m{i}")
 
-    assert "Delivery queue full (2 pending); dropped sms send to +*********123" in caplog.text
+    assert "background queue full (2 pending); dropped sms delivery" in caplog.text
+    assert PHONE not in caplog.text
     gateway.release.set()
     wait_for_deliveries()
     assert sorted(json.loads(r.body)["message"] for r in gateway.requests) == ["m0", "m1"]

@@ -1,0 +1,24 @@
+"""Functions that read accounts."""
+
+from __future__ import annotations
+
+from django.db.models.functions import Lower
+
+from .models import User
+
+
+def user_get_by_phone(*, phone_number: str) -> User | None:
+    """``phone_number`` must already be E.164."""
+    return User.objects.filter(phone_number=phone_number).first()
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    # Matches the functional unique index on lower(email).
+    return User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower()).first()
+
+
+def user_email_taken(*, email: str, exclude_user_id: int | None = None) -> bool:
+    users = User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
+    if exclude_user_id is not None:
+        users = users.exclude(pk=exclude_user_id)
+    return users.exists()

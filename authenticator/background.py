@@ -1,0 +1,97 @@
+"""Work that must not hold up the answer: the enumeration-safe sign-in code send.
+
+One process-wide pool of at most MAX_WORKERS threads, recreated in a forked child
+(gunicorn workers). A job runs outside Django's request cycle, so it closes its database
+connections when done. The queue is capped: a provider that hangs on every send must
+not let a flood of requests grow memory without bound — past MAX_PENDING, jobs are
+dropped and logged (the user can ask for another code). Failures are logged, never
+raised. ``wait_idle`` lets tests and shutdown wait for queued jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from typing import Any
+
+from django.db import close_old_connections, connections
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 4
+MAX_PENDING = 1000
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.executor: ThreadPoolExecutor | None = None
+        self.pending: set[Future[None]] = set()
+
+    def submit(self, fn: Callable[..., None], /, **kwargs: Any) -> Future[None] | None:
+        with self.lock:
+            if len(self.pending) >= MAX_PENDING:
+                return None
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="authn-bg")
+            future = self.executor.submit(fn, **kwargs)
+            self.pending.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[None]) -> None:
+        with self.lock:
+            self.pending.discard(future)
+
+    def unfinished(self) -> list[Future[None]]:
+        with self.lock:
+            return [future for future in self.pending if not future.done()]
+
+
+_pool = _Pool()
+
+
+def _after_fork_in_child() -> None:
+    # The child inherits the executor object but none of its threads, and maybe a lock
+    # held mid-submit: start afresh.
+    global _pool
+    _pool = _Pool()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _run(job: Callable[..., None], name: str, kwargs: dict[str, Any]) -> None:
+    close_old_connections()
+    try:
+        job(**kwargs)
+    except Exception:  # noqa: BLE001 - a background failure is logged, never raised
+        log.exception("background job %s failed", name)
+    finally:
+        connections.close_all()
+
+
+def submit(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> bool:
+    """Queue ``job(**kwargs)``; False (and a log line) when the queue is full."""
+    if _pool.submit(_run, job=job, name=name, kwargs=kwargs) is None:
+        log.error("background queue full (%s pending); dropped %s", MAX_PENDING, name)
+        return False
+    return True
+
+
+def wait_idle(timeout: float = 10.0) -> None:
+    """Block until every queued job (including ones queued meanwhile) has finished.
+
+    Raises TimeoutError if jobs are still running after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while pending := _pool.unfinished():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{len(pending)} background jobs still pending after {timeout}s")
+        wait_futures(pending, timeout=remaining)

@@ -1,0 +1,29 @@
+"""Change an account's status (support staff, operators). Leaving `active` signs out."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import User, UserStatus
+from accounts.services import ALLOWED_TRANSITIONS, user_set_status
+from sessions_log.models import LoginStatus
+
+from ..errors import InvalidStatusTransition
+from .tokens import sessions_revoke_all
+
+ENDS_SESSIONS = {UserStatus.BLOCKED, UserStatus.SUSPENDED, UserStatus.DELETED}
+
+
+def account_set_status(*, user: User, status: str, reason: str = "", actor: User | None = None, actor_label: str = "") -> User:
+    """Set the status (history row in the same transaction); blocking etc. revokes sessions.
+
+    The Tokenizer is told first: if it is down nothing changes (503), so a blocked user
+    never keeps working tokens.
+    """
+    if status != user.status and status not in ALLOWED_TRANSITIONS.get(user.status, set()):
+        raise InvalidStatusTransition(f"Cannot change status from {user.status} to {status}.")
+    if status in ENDS_SESSIONS and user.status != status:
+        sessions_revoke_all(user_id=user.pk, status=LoginStatus.REVOKED)
+    with transaction.atomic():
+        user_set_status(user=user, status=status, reason=reason, actor=actor, actor_label=actor_label or "system")
+    return user

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User, UserStatus
+from accounts.selectors import user_get_by_email, user_get_by_phone
+from accounts.services import validation_to_input_error
+from accounts.validation import normalise_email, normalise_phone
+from sessions_log.models import LoginState
+from sessions_log.services import Device, login_state_open
+
+from ..errors import AccountBlocked, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
+from ..tokenizer import tokenizer
+from ..tokenizer.base import TokenPair
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Device", "Identifier", "SignedIn", "OtpSent", "identifier_parse", "user_for_identifier", "user_assert_can_sign_in", "sign_in_complete"]
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """A normalised phone number (E.164) or email address."""
+
+    kind: str  # "phone" or "email"
+    value: str
+
+    @property
+    def channel(self) -> str:
+        return "sms" if self.kind == "phone" else "email"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session: LoginState
+    tokens: TokenPair
+
+
+@dataclass(frozen=True)
+class OtpSent:
+    channel: str
+    expires_in: int
+    resend_after: int
+
+
+def identifier_parse(*, phone_number: str | None = None, email: str | None = None, country_id: str | None = None) -> Identifier:
+    if bool(phone_number) == bool(email):
+        raise InvalidInput("Give either phone_number or email.", extra={"errors": {"non_field_errors": [
+            {"code": "phone_or_email", "message": "Give either phone_number or email."}]}})
+    try:
+        if phone_number:
+            return Identifier("phone", normalise_phone(phone_number, (country_id or "").upper() or None))
+        return Identifier("email", normalise_email(email or ""))
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "phone_number" if phone_number else "email")
+
+
+def user_for_identifier(identifier: Identifier) -> User | None:
+    if identifier.kind == "phone":
+        return user_get_by_phone(phone_number=identifier.value)
+    return user_get_by_email(email=identifier.value)
+
+
+STATUS_ERRORS = {
+    UserStatus.BLOCKED: AccountBlocked,
+    UserStatus.SUSPENDED: AccountSuspended,
+    UserStatus.DELETED: AccountDeleted,
+    UserStatus.UNVERIFIED: AccountUnverified,
+}
+
+
+def user_assert_can_sign_in(*, user: User) -> None:
+    error = STATUS_ERRORS.get(user.status)
+    if error is not None:
+        raise error()
+
+
+def sign_in_complete(*, user: User, device: Device, method: str, before=None) -> SignedIn:
+    """Open a login state and get tokens for it, in one transaction.
+
+    ``before`` runs first inside the same transaction (consume the code, activate the
+    account): if the Tokenizer fails, all of it rolls back — no login state without
+    tokens, no code burnt, no account half-activated — and TokenizerUnavailable (503)
+    goes to the caller.
+    """
+    issued: list[TokenPair] = []
+    try:
+        with transaction.atomic():
+            if before is not None:
+                before()
+            state = login_state_open(user=user, device=device, method=method)
+            now = timezone.now()
+            User.objects.filter(pk=user.pk).update(last_login=now)
+            user.last_login = now
+            tokens = tokenizer().issue(
+                subject=str(user.pk),
+                session_id=str(state.pk),
+                amr=[method],
+                level=user.level,
+                ip=device.ip,
+                user_agent=device.user_agent,
+                idempotency_key=f"login-state-{state.pk}",
+            )
+            issued.append(tokens)
+    except Exception:
+        if issued:  # tokens exist for a session we could not record: withdraw them
+            try:
+                tokenizer().revoke_sessions(subject=str(user.pk), session_id=issued[0].session_id)
+            except Exception:  # noqa: BLE001
+                log.warning("could not revoke tokens of an unrecorded session", exc_info=True)
+        raise
+    return SignedIn(user=user, session=state, tokens=tokens)

@@ -1,0 +1,62 @@
+"""Read and update one's own profile. A new email counts only once its code is verified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import user_email_taken
+from accounts.services import user_set_email, user_update_profile, validation_to_input_error
+from accounts.validation import normalise_email
+from otp.delivery import deliver
+from otp.models import OtpChannel, OtpPurpose
+from otp.services import otp_check, otp_consume, otp_issue
+
+from ..errors import EmailTaken
+from ..throttling import otp_send_allowed
+from .messages import SUBJECTS, code_message
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class ProfileUpdated:
+    user: User
+    email_pending: str | None = None
+
+
+def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, email: str | None = None) -> ProfileUpdated:
+    pending = None
+    if email is not None:
+        try:
+            email = normalise_email(email)
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, "email")
+        if email.lower() != (user.email or "").lower() or user.email_verified_at is None:
+            if user_email_taken(email=email, exclude_user_id=user.pk):
+                raise EmailTaken()
+            otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
+            _otp, code = otp_issue(user=user, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
+            deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
+                    subject=SUBJECTS["verify_email"])
+            pending = email
+    user_update_profile(
+        user=user,
+        name=name,
+        salutation=None if salutation is _UNSET else salutation,
+        clear_salutation=salutation is None,
+    )
+    return ProfileUpdated(user=user, email_pending=pending)
+
+
+def profile_verify_email(*, user: User, code: str) -> User:
+    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code)
+    from django.db import transaction
+
+    with transaction.atomic():
+        otp_consume(checked=checked)
+        user_set_email(user=user, email=checked.sent_to, verified_at=timezone.now())
+    return user

@@ -1,0 +1,82 @@
+"""Sign up with a phone number: start (user unverified, code by SMS), then verify."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User, UserStatus, UserType
+from accounts.selectors import user_email_taken, user_get_by_phone
+from accounts.services import user_create, user_set_status, validation_to_input_error
+from accounts.validation import normalise_phone_for_country
+from otp.delivery import deliver
+from otp.models import OtpChannel, OtpPurpose
+from otp.services import otp_check, otp_consume, otp_issue
+
+from ..conf import app_settings
+from ..errors import EmailTaken, InvalidOtp
+from ..throttling import otp_send_allowed
+from .common import Device, OtpSent, SignedIn, sign_in_complete
+from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
+
+
+def signup_start(
+    *,
+    phone_number: str,
+    country_id: str,
+    name: str,
+    salutation: str | None = None,
+    email: str | None = None,
+    type: str = UserType.PHONE,
+) -> OtpSent:
+    """Create the user as ``unverified`` and send a sign-up code by SMS.
+
+    A number that already has a verified account gets an SMS saying so, and the same
+    answer as a new one. A number left unverified gets a fresh code.
+    A failed send rolls everything back (DeliveryUnavailable, 503).
+    """
+    try:
+        phone, country = normalise_phone_for_country(phone_number, country_id)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "country_id" if exc.code == "invalid_country" else "phone_number")
+    otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
+    with transaction.atomic():
+        user = user_get_by_phone(phone_number=phone)
+        if user is not None and user.status != UserStatus.UNVERIFIED:
+            deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
+            return _sent(OtpChannel.SMS)
+        if user is None:
+            if email and user_email_taken(email=email):
+                raise EmailTaken()
+            user = user_create(
+                phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
+            )
+        _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
+        deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
+    return _sent(OtpChannel.SMS)
+
+
+def _sent(channel: str) -> OtpSent:
+    return OtpSent(channel=channel, expires_in=int(app_settings.OTP_TTL), resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
+
+
+def signup_verify(*, phone_number: str, code: str, device: Device) -> SignedIn:
+    """Check the sign-up code; the user becomes ``active``, signed in on ``device``."""
+    from accounts.validation import normalise_phone
+
+    try:
+        phone = normalise_phone(phone_number)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "phone_number")
+    user = user_get_by_phone(phone_number=phone)
+    if user is None or user.status != UserStatus.UNVERIFIED:
+        raise InvalidOtp()
+    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code)
+
+    def activate() -> None:
+        otp_consume(checked=checked)
+        user_set_status(user=user, status=UserStatus.ACTIVE, reason="phone verified", actor_label="signup")
+        User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
+
+    return sign_in_complete(user=user, device=device, method="otp_sms", before=activate)

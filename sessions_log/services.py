@@ -1,0 +1,57 @@
+"""Record sign-in, sign-out and revocation of login states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from authenticator.geolocation import locate
+
+from .models import LoginState, LoginStatus
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the client tells about where it signs in."""
+
+    platform: str = ""  # the `device` field: e.g. "ios 18.1 / iPhone 15"
+    ip: str | None = None  # the client IP (see authenticator.middleware)
+    user_agent: str = ""
+
+
+def login_state_open(*, user, device: Device, method: str) -> LoginState:
+    return LoginState.objects.create(
+        user=user,
+        logged_in_on=device.platform[:128],
+        logged_in_from=locate(device.ip).label()[:128],
+        logged_in_ip=device.ip,
+        user_agent=device.user_agent[:512],
+        method=method,
+        status=LoginStatus.ACTIVE,
+    )
+
+
+def login_states_close(*, user_id: int, status: str, session_id: int | None = None, except_session_id: int | None = None) -> int:
+    """End the user's active login states (one, all but one, or all); returns how many."""
+    states = LoginState.objects.filter(user_id=user_id, status=LoginStatus.ACTIVE)
+    if session_id is not None:
+        states = states.filter(pk=session_id)
+    if except_session_id is not None:
+        states = states.exclude(pk=except_session_id)
+    return states.update(status=status, logged_out_at=timezone.now())
+
+
+def login_states_purge(*, older_than, batch_size: int = 5000) -> int:
+    """Delete ended login states that ended before now - older_than, in batches."""
+    cutoff = timezone.now() - older_than
+    total = 0
+    while True:
+        ids = list(
+            LoginState.objects.exclude(status=LoginStatus.ACTIVE)
+            .filter(logged_out_at__lt=cutoff)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        total += LoginState.objects.filter(pk__in=ids).delete()[0]

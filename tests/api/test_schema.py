@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_lists_every_path_and_error_status(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    paths = schema["paths"]
+    for path in ["/api/v1/auth/signup", "/api/v1/auth/signup/verify", "/api/v1/auth/otp", "/api/v1/auth/otp/verify",
+                 "/api/v1/auth/token/refresh", "/api/v1/auth/signout", "/api/v1/me", "/api/v1/me/sessions",
+                 "/api/v1/me/sessions/{session_id}"]:
+        assert path in paths, path
+    assert set(paths["/api/v1/auth/otp/verify"]["post"]["responses"]) >= {"200", "400", "403", "429", "503"}
+    assert set(paths["/api/v1/auth/signup"]["post"]["responses"]) >= {"202", "400", "409", "429", "503"}
+    assert set(paths["/api/v1/me/sessions/{session_id}"]["delete"]["responses"]) >= {"204", "401", "404"}
+
+
+def test_docs_page_is_served(client):
+    assert client.get("/api/docs/").status_code == 200

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import StatusHistory, User, UserStatus
+from otp.models import Otp
+from sessions_log.models import LoginState
+
+from .conftest import last_code_to, sent_to, sign_up
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = "+447400123456"
+
+
+def test_sign_up_sends_code_then_verify_activates_and_signs_in(api):
+    response = api.post("/api/v1/auth/signup", {"phone_number": "07400 123456", "country_id": "gb", "name": "Ann",
+                                                 "salutation": "Ms", "email": "Ann@Example.com"}, format="json")
+    assert response.status_code == 202
+    assert response.json() == {"status": "otp_sent", "channel": "sms", "expires_in": 300, "resend_after": 60}
+    user = User.objects.get(phone_number=PHONE)
+    assert (user.status, user.country_id, user.email, user.type) == ("unverified", "GB", "Ann@example.com", "phone")
+    stored = Otp.objects.get(user=user)
+    code = last_code_to(PHONE)
+    assert code not in stored.otp and len(stored.otp) == 64  # only a keyed hash is kept
+
+    response = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": code, "device": "ios 18 / iPhone 15"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["user"]["status"] == "active" and body["user"]["id"] == str(user.pk)
+    assert body["tokens"]["token_type"] == "Bearer" and body["tokens"]["session_id"] == body["session"]["id"]
+    state = LoginState.objects.get(user=user)
+    assert (state.status, state.logged_in_on, state.logged_in_ip, state.logged_in_from) == ("active", "ios 18 / iPhone 15", "81.2.69.160", "GB")
+    assert state.logged_out_at is None
+    history = list(StatusHistory.objects.filter(user=user).order_by("updated_at").values_list("previous_status", "status"))
+    assert history == [(None, "unverified"), ("unverified", "active")]
+
+    me = api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {body['tokens']['access_token']}")
+    assert me.status_code == 200 and me.json()["phone_number"] == PHONE
+
+
+def test_code_is_single_use(api):
+    api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}, format="json")
+    code = last_code_to(PHONE)
+    first = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": code}, format="json")
+    again = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": code}, format="json")
+    assert first.status_code == 201
+    assert again.status_code == 400 and again.json()["code"] == "invalid_otp"
+    assert LoginState.objects.count() == 1
+
+
+def test_existing_account_gets_same_answer_and_a_notice_not_a_code(api):
+    from django.core.cache import cache
+
+    sign_up(api)
+    cache.clear()  # past the resend cooldown
+    response = api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Eve"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["status"] == "otp_sent"
+    assert "already has" in sent_to(PHONE)[-1]
+    assert User.objects.get(phone_number=PHONE).name == "Ann"
+
+
+def test_resend_within_cooldown_is_rate_limited_with_retry_after(api):
+    body = {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}
+    assert api.post("/api/v1/auth/signup", body, format="json").status_code == 202
+    response = api.post("/api/v1/auth/signup", body, format="json")
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 61
+
+
+@pytest.mark.parametrize(
+    "body,field,code",
+    [
+        ({"phone_number": "+14155550123", "country_id": "GB", "name": "A"}, "phone_number", "country_mismatch"),
+        ({"phone_number": "+447400123456", "country_id": "ZZ", "name": "A"}, "country_id", "invalid_country"),
+        ({"phone_number": "+447400123456", "country_id": "GB"}, "name", "required"),
+        ({"phone_number": "+447400123456", "country_id": "GB", "name": "A", "admin": True}, "admin", "unknown_field"),
+        ({"phone_number": 447400123456, "country_id": "GB", "name": ["A"]}, "name", "invalid"),
+        ({"phone_number": "+447400123456", "country_id": "GB", "name": "A", "email": "no-at-sign"}, "email", "invalid"),
+    ],
+)
+def test_bad_sign_up_input_is_a_400_with_field_codes(api, body, field, code):
+    response = api.post("/api/v1/auth/signup", body, format="json")
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["code"] == "invalid_request"
+    assert payload["errors"][field][0]["code"] == code
+    assert not User.objects.exists()
+
+
+def test_email_of_another_account_is_a_conflict(api):
+    sign_up(api, email="taken@example.com")
+    response = api.post("/api/v1/auth/signup", {"phone_number": "+447400123457", "country_id": "GB", "name": "B",
+                                                 "email": "TAKEN@example.com"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "email_taken"
+    assert not User.objects.filter(phone_number="+447400123457").exists()
+
+
+def test_failed_sms_rolls_back_the_sign_up(api, settings):
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "SMS_SENDER": "otp.channels.HttpGatewaySmsSender",
+                              "SMS_GATEWAY_URL": "http://127.0.0.1:9/nothing-listens-here", "SMS_TIMEOUT": 1}
+    response = api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}, format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "delivery_unavailable"
+    assert "Retry-After" in response
+    assert not User.objects.exists() and not Otp.objects.exists()
