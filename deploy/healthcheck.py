@@ -38,7 +38,7 @@ def container_role() -> str:
 
 def check_http(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

@@ -114,7 +114,7 @@ def web_server(tmp_path) -> Iterator[tuple[str, subprocess.Popen, Path]]:
 
 def run_healthcheck(**env: str) -> int:
     base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    return subprocess.run([sys.executable, str(HEALTHCHECK)], env={**base, **env}, timeout=30).returncode
+    return subprocess.run([sys.executable, str(HEALTHCHECK)], env={**base, **env}, timeout=30, check=False).returncode
 
 
 def test_web_role_serves_healthz_logs_access_to_stdout_and_stops_cleanly_on_sigterm(web_server):
@@ -160,7 +160,7 @@ def test_healthcheck_follows_the_grpc_health_service():
 
 def test_entrypoint_manage_role_runs_manage_py(tmp_path):
     result = subprocess.run(
-        [str(ENTRYPOINT), "manage", "version"], env=server_env(tmp_path), capture_output=True, text=True, timeout=60,
+        [str(ENTRYPOINT), "manage", "version"], env=server_env(tmp_path), capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == django.get_version()
@@ -169,7 +169,7 @@ def test_entrypoint_manage_role_runs_manage_py(tmp_path):
 def test_entrypoint_runs_any_other_command_as_given(tmp_path):
     result = subprocess.run(
         [str(ENTRYPOINT), "sh", "-c", "pwd; echo $0-$1", "a", "b"],
-        env=server_env(tmp_path), capture_output=True, text=True, timeout=30,
+        env=server_env(tmp_path), capture_output=True, text=True, timeout=30, check=False,
     )
     # It runs from the project root (/app in the image).
     assert result.stdout.splitlines() == [str(ROOT), "a-b"]
@@ -183,8 +183,8 @@ def fresh_postgres_url() -> Iterator[str]:
 
     db = environ.Env().db("DATABASE_URL")
     name = f"{db['NAME']}_migrate"
-    admin = dict(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-                 password=db["PASSWORD"] or None, dbname="postgres", autocommit=True)
+    admin = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"],
+             "password": db["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -198,9 +198,9 @@ def fresh_postgres_url() -> Iterator[str]:
 
 def test_entrypoint_migrate_role_applies_every_migration_to_an_empty_postgres(tmp_path, fresh_postgres_url):
     env = server_env(tmp_path, DATABASE_URL=fresh_postgres_url)
-    result = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     check = subprocess.run(
-        [str(ENTRYPOINT), "manage", "migrate", "--check"], env=env, capture_output=True, text=True, timeout=180,
+        [str(ENTRYPOINT), "manage", "migrate", "--check"], env=env, capture_output=True, text=True, timeout=180, check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
