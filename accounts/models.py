@@ -93,3 +93,24 @@ class StatusHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.previous_status} → {self.status}"
+
+
+class SocialIdentity(models.Model):
+    """A sign-in identity at an outside provider (Google through Firebase) linked to a user."""
+
+    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identities")
+    provider = models.CharField(max_length=32, help_text='e.g. "google.com"')
+    uid = models.CharField(max_length=128, help_text="the provider's stable user id")
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "social_identities"
+        verbose_name_plural = "social identities"
+        constraints = [models.UniqueConstraint(fields=["provider", "uid"], name="social_identity_provider_uid_unique")]
+        indexes = [models.Index(fields=["user"], name="social_identities_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.uid}"
