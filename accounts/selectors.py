@@ -22,3 +22,15 @@ def user_email_taken(*, email: str, exclude_user_id: int | None = None) -> bool:
     if exclude_user_id is not None:
         users = users.exclude(pk=exclude_user_id)
     return users.exists()
+
+
+def user_counts_by_status() -> dict[str, int]:
+    """How many users are in each status; every status is present, zero if none."""
+    from django.db.models import Count
+
+    from .models import UserStatus
+
+    counts = {status.value: 0 for status in UserStatus}
+    for row in User.objects.order_by().values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -130,12 +131,20 @@ def otp_consume(*, checked: CheckedOtp) -> None:
         raise InvalidOtp()
 
 
-def otps_purge_expired(*, older_than: timedelta, batch_size: int = 5000) -> int:
-    """Delete codes that expired before now - older_than, in batches; returns the count."""
+def otps_purge_expired(
+    *, older_than: timedelta, batch_size: int = 5000, progress: Callable[[int], None] | None = None
+) -> int:
+    """Delete codes that expired before now - older_than, in batches; returns the count.
+
+    ``progress`` (a CLI progress bar) is called with the number deleted by each batch.
+    """
     cutoff = timezone.now() - older_than
     total = 0
     while True:
         ids = list(Otp.objects.filter(expired_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
         if not ids:
             return total
-        total += Otp.objects.filter(pk__in=ids).delete()[0]
+        deleted = Otp.objects.filter(pk__in=ids).delete()[0]
+        total += deleted
+        if progress is not None:
+            progress(deleted)

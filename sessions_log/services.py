@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -42,8 +43,11 @@ def login_states_close(*, user_id: int, status: str, session_id: int | None = No
     return states.update(status=status, logged_out_at=timezone.now())
 
 
-def login_states_purge(*, older_than, batch_size: int = 5000) -> int:
-    """Delete ended login states that ended before now - older_than, in batches."""
+def login_states_purge(*, older_than, batch_size: int = 5000, progress: Callable[[int], None] | None = None) -> int:
+    """Delete ended login states that ended before now - older_than, in batches.
+
+    ``progress`` (a CLI progress bar) is called with the number deleted by each batch.
+    """
     cutoff = timezone.now() - older_than
     total = 0
     while True:
@@ -54,4 +58,7 @@ def login_states_purge(*, older_than, batch_size: int = 5000) -> int:
         )
         if not ids:
             return total
-        total += LoginState.objects.filter(pk__in=ids).delete()[0]
+        deleted = LoginState.objects.filter(pk__in=ids).delete()[0]
+        total += deleted
+        if progress is not None:
+            progress(deleted)
