@@ -57,6 +57,12 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.Index(fields=["status"], name="users_status_idx"),
             models.Index(fields=["created_at"], name="users_created_at_idx"),
         ]
+        # The support staff's admin actions (accounts/admin.py); the "Support" group has them.
+        permissions = [
+            ("block_user", "Can block, unblock and suspend users"),
+            ("signout_user", "Can sign users out everywhere"),
+            ("set_level", "Can set a user's level"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.phone_number})"
