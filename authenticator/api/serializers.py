@@ -44,17 +44,24 @@ class DeviceMixin(serializers.Serializer):
                   help_text='The platform/device the client runs on, e.g. "ios 18.1 / iPhone 15". Stored as logged_in_on.')
 
 
+def continuation() -> serializers.CharField:
+    return text(4096, required=False, allow_blank=True, default="",
+                help_text="From POST /auth/google: links that Google account once the phone is verified")
+
+
 class SignupIn(StrictSerializer):
     phone_number = text(32)
     country_id = text(2, min_length=2, help_text="ISO 3166-1 alpha-2 of the phone number's country")
     name = text(150, min_length=1)
     salutation = text(32, required=False, allow_blank=True, allow_null=True)
     email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    google_continuation = continuation()
 
 
 class SignupVerifyIn(StrictSerializer, DeviceMixin):
     phone_number = text(32)
     otp = OtpField()
+    google_continuation = continuation()
 
 
 class OtpRequestIn(StrictSerializer):
@@ -65,6 +72,7 @@ class OtpRequestIn(StrictSerializer):
 
 class OtpVerifyIn(OtpRequestIn, DeviceMixin):
     otp = OtpField()
+    google_continuation = continuation()
 
 
 class RefreshIn(StrictSerializer):
@@ -161,3 +169,23 @@ class ErrorOut(serializers.Serializer):
 
 class RefreshOut(serializers.Serializer):
     tokens = TokensOut()
+
+
+class GoogleIn(StrictSerializer, DeviceMixin):
+    id_token = text(8192, help_text="A Firebase ID token from Google sign-in on the client")
+
+
+class GoogleContinuationOut(serializers.Serializer):
+    status = serializers.CharField(default="phone_verification_required")
+    continuation = serializers.CharField(help_text="Pass as google_continuation to /auth/signup and /auth/signup/verify (new person) or /auth/otp/verify (existing account)")
+    expires_in = serializers.IntegerField()
+    email = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+
+
+class IdentityOut(serializers.Serializer):
+    id = IdString()
+    provider = serializers.CharField()
+    email = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)

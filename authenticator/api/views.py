@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from sessions_log.services import Device
 
 from ..flows.common import identifier_parse
+from ..flows.google import PhoneVerificationRequired, google_sign_in, identities_list, identity_remove
 from ..flows.profile import profile_update, profile_verify_email
 from ..flows.sign_in_otp import sign_in_otp_request, sign_in_otp_verify
 from ..flows.signup import signup_start, signup_verify
@@ -71,7 +72,8 @@ class SignupView(PublicView):
     def post(self, request: Request) -> Response:
         data = _valid(s.SignupIn, request)
         sent = signup_start(phone_number=data["phone_number"], country_id=data["country_id"], name=data["name"],
-                            salutation=data.get("salutation") or None, email=data.get("email") or None)
+                            salutation=data.get("salutation") or None, email=data.get("email") or None,
+                            google_continuation=data["google_continuation"] or None)
         return Response(otp_sent_body(sent), status=status.HTTP_202_ACCEPTED)
 
 
@@ -80,7 +82,8 @@ class SignupVerifyView(PublicView):
                    summary="Finish sign-up with the SMS code: the user becomes active and is signed in")
     def post(self, request: Request) -> Response:
         data = _valid(s.SignupVerifyIn, request)
-        result = signup_verify(phone_number=data["phone_number"], code=data["otp"], device=device_of(request, data["device"]))
+        result = signup_verify(phone_number=data["phone_number"], code=data["otp"], device=device_of(request, data["device"]),
+                               google_continuation=data["google_continuation"] or None)
         return Response(signed_in_body(result), status=status.HTTP_201_CREATED)
 
 
@@ -101,7 +104,21 @@ class OtpVerifyView(PublicView):
     def post(self, request: Request) -> Response:
         data = _valid(s.OtpVerifyIn, request)
         identifier = identifier_parse(phone_number=data.get("phone_number"), email=data.get("email"), country_id=data.get("country_id"))
-        result = sign_in_otp_verify(identifier=identifier, code=data["otp"], device=device_of(request, data["device"]))
+        result = sign_in_otp_verify(identifier=identifier, code=data["otp"], device=device_of(request, data["device"]),
+                                    google_continuation=data["google_continuation"] or None)
+        return Response(signed_in_body(result))
+
+
+class GoogleView(PublicView):
+    @extend_schema(request=s.GoogleIn,
+                   responses={200: OpenApiResponse(s.SignedInOut, description="Signed in; or, with status=phone_verification_required, a GoogleContinuationOut"),
+                              **errors(400, 401, 403, 404, 409, 413, 429, 503)},
+                   summary="Sign in with a Firebase ID token (Google); a new person continues by verifying a phone")
+    def post(self, request: Request) -> Response:
+        data = _valid(s.GoogleIn, request)
+        result = google_sign_in(id_token=data["id_token"], device=device_of(request, data["device"]))
+        if isinstance(result, PhoneVerificationRequired):
+            return Response({"status": "phone_verification_required", **asdict(result)})
         return Response(signed_in_body(result))
 
 
@@ -152,6 +169,19 @@ class MeVerifyEmailView(AuthenticatedView):
         data = _valid(s.VerifyEmailIn, request)
         user = profile_verify_email(user=request.user, code=data["otp"])
         return Response({**s.UserOut(user).data, "email_pending": None})
+
+
+class IdentitiesView(AuthenticatedView):
+    @extend_schema(responses={200: s.IdentityOut(many=True), **errors(401)}, summary="Your linked Google identities")
+    def get(self, request: Request) -> Response:
+        return Response(s.IdentityOut(identities_list(user=request.user), many=True).data)
+
+
+class IdentityDetailView(AuthenticatedView):
+    @extend_schema(responses={204: None, **errors(401, 404, 409)}, summary="Unlink an identity (never your last way to sign in)")
+    def delete(self, request: Request, identity_id: str) -> Response:
+        identity_remove(user=request.user, identity_id=identity_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionsView(AuthenticatedView):

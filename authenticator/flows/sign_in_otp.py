@@ -46,7 +46,13 @@ def _send_sign_in_code(*, user_id: int | None, identifier: Identifier) -> None:
     )
 
 
-def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device) -> SignedIn:
+def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
+    """Check the code and sign in; a Google continuation is linked once the code is right."""
+    identity = None
+    if google_continuation:
+        from .google import continuation_read
+
+        identity = continuation_read(google_continuation)
     user = user_for_identifier(identifier)
     if user is None:
         raise InvalidOtp()
@@ -55,4 +61,12 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device) -> 
         raise InvalidOtp()
     user_assert_can_sign_in(user=user)
     method = "otp_sms" if identifier.kind == "phone" else "otp_email"
-    return sign_in_complete(user=user, device=device, method=method, before=lambda: otp_consume(checked=checked))
+
+    def consume() -> None:
+        otp_consume(checked=checked)
+        if identity is not None:
+            from .google import identity_link
+
+            identity_link(user=user, identity=identity)
+
+    return sign_in_complete(user=user, device=device, method=method, before=consume)

@@ -28,14 +28,24 @@ def signup_start(
     name: str,
     salutation: str | None = None,
     email: str | None = None,
-    type: str = UserType.PHONE,
+    google_continuation: str | None = None,
 ) -> OtpSent:
     """Create the user as ``unverified`` and send a sign-up code by SMS.
 
     A number that already has a verified account gets an SMS saying so, and the same
     answer as a new one. A number left unverified gets a fresh code.
     A failed send rolls everything back (DeliveryUnavailable, 503).
+    With a Google continuation the account's ``type`` is ``google`` and a Google-verified
+    email is used when none is given; the link itself is made at verify.
     """
+    type = UserType.PHONE
+    if google_continuation:
+        from .google import continuation_read
+
+        identity = continuation_read(google_continuation)
+        type = UserType.GOOGLE
+        if not email and identity.email_verified:
+            email = identity.email
     try:
         phone, country = normalise_phone_for_country(phone_number, country_id)
     except ValidationError as exc:
@@ -61,8 +71,11 @@ def _sent(channel: str) -> OtpSent:
     return OtpSent(channel=channel, expires_in=int(app_settings.OTP_TTL), resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
 
 
-def signup_verify(*, phone_number: str, code: str, device: Device) -> SignedIn:
-    """Check the sign-up code; the user becomes ``active``, signed in on ``device``."""
+def signup_verify(*, phone_number: str, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
+    """Check the sign-up code; the user becomes ``active``, signed in on ``device``.
+
+    With a Google continuation, the Google identity is linked in the same transaction.
+    """
     from accounts.validation import normalise_phone
 
     try:
@@ -72,11 +85,25 @@ def signup_verify(*, phone_number: str, code: str, device: Device) -> SignedIn:
     user = user_get_by_phone(phone_number=phone)
     if user is None or user.status != UserStatus.UNVERIFIED:
         raise InvalidOtp()
+    identity = _continuation(google_continuation)
     checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code)
 
     def activate() -> None:
         otp_consume(checked=checked)
         user_set_status(user=user, status=UserStatus.ACTIVE, reason="phone verified", actor_label="signup")
-        User.objects.filter(pk=user.pk).update(phone_verified_at=timezone.now())
+        user.phone_verified_at = timezone.now()
+        User.objects.filter(pk=user.pk).update(phone_verified_at=user.phone_verified_at)
+        if identity is not None:
+            from .google import identity_link
+
+            identity_link(user=user, identity=identity)
 
     return sign_in_complete(user=user, device=device, method="otp_sms", before=activate)
+
+
+def _continuation(token: str | None):
+    if not token:
+        return None
+    from .google import continuation_read
+
+    return continuation_read(token)
