@@ -28,8 +28,14 @@ run: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
-## The whole suite against PostgreSQL and Redis on 127.0.0.1 (DATABASE_URL, REDIS_URL).
-test: install-test
+# The Firebase Auth Emulator (firebase-tools, pinned in package.json / package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+## The whole suite against PostgreSQL and Redis on 127.0.0.1 (DATABASE_URL, REDIS_URL);
+## the Google sign-in tests start and stop a Firebase Auth Emulator themselves.
+test: install-test node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install
