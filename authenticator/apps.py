@@ -2,5 +2,12 @@ from django.apps import AppConfig
 
 
 class AuthenticatorConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'authenticator'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "authenticator"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from authenticator.firebase import check_firebase_configuration
+
+        checks.register(check_firebase_configuration)
