@@ -15,9 +15,9 @@
 #   SUITE=bookworm  MIRROR=<from /etc/apt/sources.list*>  CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 #   WORKDIR=/var/tmp/authenticator-image  (the debootstrap tree; kept for reruns)
 #   REBUILD_BASE=1                        rebuild the base images even when they exist
-#   SOURCE=head|worktree                  build the committed HEAD (default: a clean
-#                                         `git archive`, whatever else is being edited)
-#                                         or the work tree as it is
+#   SOURCE=head|worktree|<dir>            build the committed HEAD (default: a clean
+#                                         `git archive`, whatever else is being edited),
+#                                         the work tree as it is, or a prepared directory
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -115,12 +115,18 @@ main() {
         rm -rf "$context"
         mkdir -p "$context"
         git archive --format=tar HEAD | tar -x -C "$context"
-    else
+    elif [ "${SOURCE}" = worktree ]; then
         log "build context: the work tree $(pwd)"
+    else
+        context="$SOURCE"
+        [ -f "$context/Dockerfile" ] || { echo "SOURCE=$SOURCE has no Dockerfile" >&2; exit 1; }
+        log "build context: $context"
     fi
 
     log "buildah bud -> $IMAGE"
+    # Docker format: the OCI image config has no HEALTHCHECK (buildah would drop it).
     buildah bud \
+        --format docker \
         --layers \
         --pull-never \
         --secret "id=ca,src=$CA_BUNDLE" \
@@ -129,6 +135,13 @@ main() {
         --tag "$IMAGE" \
         --file "$context/Dockerfile" \
         "$context"
+
+    log "image config"
+    buildah inspect --type image --format \
+        'user={{.Docker.Config.User}} entrypoint={{.Docker.Config.Entrypoint}} cmd={{.Docker.Config.Cmd}} healthcheck={{.Docker.Config.Healthcheck.Test}}' \
+        "$IMAGE"
+    [ -n "$(buildah inspect --type image --format '{{.Docker.Config.Healthcheck}}' "$IMAGE")" ] \
+        || { echo "the image has no HEALTHCHECK" >&2; exit 1; }
 
     log "manage.py check inside $IMAGE"
     CHECK_CTR="$(buildah from --pull-never "$IMAGE")"
