@@ -1,0 +1,242 @@
+"""The Tokenizer contract over HTTP: the client of a separate Tokenizer service.
+
+One pooled ``requests.Session`` per process (re-created in a forked child: sockets must
+not be shared across processes), ``(connect, read)`` timeouts from settings, and retries
+with jittered exponential backoff only for the calls that are safe to repeat — revoke,
+sessions/revoke, introspect, jwks, and issue (it carries an ``Idempotency-Key``). Refresh
+is never repeated: a lost answer may already have rotated the token, and a second try
+would present a rotated token, which the Tokenizer treats as theft.
+
+Answers map to the two domain errors: ``401 invalid_token`` → ``InvalidToken``; every
+other failure — any other 4xx (including our own API key refused), 5xx, refused
+connections, timeouts, redirects, bodies that are not JSON or not the contract's shape,
+missing configuration — → ``TokenizerUnavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..conf import app_settings
+from ..errors import InvalidToken, TokenizerUnavailable
+from .base import Introspection, TokenPair, token_pair_from_dict
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.1  # seconds; attempt n waits up to BACKOFF_BASE * 2**(n-1), jittered
+BACKOFF_CAP = 2.0
+POOL_SIZE = 32
+RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+
+_instances: weakref.WeakSet[HttpTokenizer] = weakref.WeakSet()
+
+
+class _Retryable(Exception):
+    """A failed attempt that a retry may fix (carries the reason for the log)."""
+
+
+class HttpTokenizer:
+    """``base_url`` / ``api_key`` default to ``TOKENIZER_URL`` / ``TOKENIZER_API_KEY``,
+    read at each call so that settings changes apply."""
+
+    def __init__(self, *, base_url: str | None = None, api_key: str | None = None) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._pid = os.getpid()
+        _instances.add(self)
+
+    # -- the contract ------------------------------------------------------------------
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        session_id: str,
+        amr: list[str],
+        level: int,
+        ip: str | None,
+        user_agent: str,
+        idempotency_key: str,
+    ) -> TokenPair:
+        body = {"subject": subject, "session_id": session_id, "amr": list(amr), "level": level, "ip": ip, "user_agent": user_agent}
+        data = self._call("POST", "/v1/tokens", body, retry=True, headers={"Idempotency-Key": idempotency_key})
+        return _parse(token_pair_from_dict, data, "issue")
+
+    def refresh(self, *, refresh_token: str) -> TokenPair:
+        data = self._call("POST", "/v1/tokens/refresh", {"refresh_token": refresh_token}, retry=False)
+        return _parse(token_pair_from_dict, data, "refresh")
+
+    def revoke_token(self, *, token: str, token_type_hint: str | None = None) -> None:
+        body: dict[str, Any] = {"token": token}
+        if token_type_hint is not None:
+            body["token_type_hint"] = token_type_hint
+        self._call("POST", "/v1/tokens/revoke", body, retry=True, allow_empty=True)
+
+    def revoke_sessions(self, *, subject: str, session_id: str | None = None, except_session_id: str | None = None) -> int:
+        body: dict[str, Any] = {"subject": subject}
+        if session_id is not None:
+            body["session_id"] = session_id
+        if except_session_id is not None:
+            body["except_session_id"] = except_session_id
+        data = self._call("POST", "/v1/sessions/revoke", body, retry=True)
+        return _parse(_revoked_count, data, "sessions/revoke")
+
+    def introspect(self, *, token: str) -> Introspection:
+        data = self._call("POST", "/v1/tokens/introspect", {"token": token}, retry=True)
+        return _parse(Introspection.from_dict, data, "introspect")
+
+    def jwks(self) -> dict:
+        data = self._call("GET", "/v1/jwks", None, retry=True)
+        return _parse(_jwks, data, "jwks")
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _http(self) -> requests.Session:
+        if self._pid != os.getpid():  # forked without the at-fork hook (belt and braces)
+            self._after_fork()
+        session = self._session
+        if session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = _new_session()
+                session = self._session
+        return session
+
+    def _after_fork(self) -> None:
+        # The parent's pooled sockets belong to the parent: drop them unclosed.
+        self._lock = threading.Lock()
+        self._session = None
+        self._pid = os.getpid()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        retry: bool,
+        headers: dict[str, str] | None = None,
+        allow_empty: bool = False,
+    ) -> Any:
+        base_url = (self._base_url if self._base_url is not None else app_settings.TOKENIZER_URL or "").rstrip("/")
+        api_key = self._api_key if self._api_key is not None else app_settings.TOKENIZER_API_KEY
+        if not base_url or not api_key:
+            log.error("Tokenizer misconfigured: TOKENIZER_URL and TOKENIZER_API_KEY must both be set")
+            raise TokenizerUnavailable()
+        url = base_url + path
+        timeout = (float(app_settings.TOKENIZER_CONNECT_TIMEOUT), float(app_settings.TOKENIZER_READ_TIMEOUT))
+        all_headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json", **(headers or {})}
+        attempts = 1 + max(0, int(app_settings.TOKENIZER_RETRIES)) if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(method, url, body, all_headers, timeout, allow_empty=allow_empty)
+            except _Retryable as exc:
+                if attempt == attempts:
+                    log.warning("Tokenizer %s %s failed (attempt %d/%d): %s", method, path, attempt, attempts, exc)
+                    raise TokenizerUnavailable() from None
+                log.info("Tokenizer %s %s failed (attempt %d/%d), retrying: %s", method, path, attempt, attempts, exc)
+                # Full jitter, so that many clients do not retry in step.
+                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))  # nosec B311
+        raise AssertionError("unreachable")
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+        timeout: tuple[float, float],
+        *,
+        allow_empty: bool,
+    ) -> Any:
+        try:
+            response = self._http().request(method, url, json=body, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            raise _Retryable(f"timeout ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise _Retryable(f"HTTP {status}")
+        if 200 <= status < 300:
+            if allow_empty and not response.content.strip():
+                return None
+            try:
+                return json.loads(response.content)
+            except ValueError:
+                log.warning("Tokenizer answered HTTP %s with a body that is not JSON", status)
+                raise TokenizerUnavailable() from None
+        error = _error_code(response)
+        if status == 401 and error == "invalid_token":
+            raise InvalidToken()
+        if status == 401:
+            log.error("Tokenizer refused our credentials (HTTP 401 %s): check TOKENIZER_API_KEY", error or "-")
+        else:
+            log.error("Tokenizer rejected the request: HTTP %s %s", status, error or "-")
+        raise TokenizerUnavailable()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    # No environment proxies or .netrc credentials for a service-to-service call.
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def _parse(parser, data: Any, call: str):
+    try:
+        return parser(data)
+    except (ValueError, TypeError):
+        log.warning("Tokenizer answered %s with a body of the wrong shape", call)
+        raise TokenizerUnavailable() from None
+
+
+def _revoked_count(data: Any) -> int:
+    count = data.get("revoked") if isinstance(data, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError("sessions/revoke answer without a count")
+    return count
+
+
+def _jwks(data: Any) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise TypeError("jwks answer without keys")
+    return data
+
+
+def _reset_after_fork() -> None:
+    for instance in list(_instances):
+        instance._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
