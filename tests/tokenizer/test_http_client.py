@@ -122,7 +122,7 @@ def test_a_hanging_introspect_gives_up_after_its_retries(client, point_at, fake_
 
     elapsed = time.monotonic() - started
     # Three reads of 0.3 s, plus at most 0.1 + 0.2 s of backoff.
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < 3.0
     assert fake_server.count("/v1/tokens/introspect") == 1 + RETRIES
 
 
@@ -134,7 +134,7 @@ def test_a_hanging_refresh_is_tried_once(client, point_at, fake_server: FakeServ
     with pytest.raises(TokenizerUnavailable):
         client.refresh(refresh_token="r")
 
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 0.3 <= time.monotonic() - started < 1.5
     assert fake_server.count("/v1/tokens/refresh") == 1
 
 
