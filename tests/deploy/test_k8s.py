@@ -10,6 +10,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
+from packaging.version import Version
 
 from tests.deploy.conftest import load_yaml_documents
 
@@ -50,7 +51,7 @@ def pod_specs() -> dict[str, dict]:
 def test_kubernetes_validate_ships_offline_schemas_for_the_targeted_versions():
     versions = kubernetes_validate.utils.all_versions()
     assert "1.30.0" in versions
-    assert kubernetes_validate.utils.latest_version() >= "1.37.0"
+    assert Version(kubernetes_validate.utils.latest_version()) >= Version("1.37.0")
 
 
 def test_every_manifest_belongs_to_a_kustomization_and_every_listed_file_exists():

@@ -204,3 +204,14 @@ def test_entrypoint_migrate_role_applies_every_migration_to_an_empty_postgres(tm
         [str(ENTRYPOINT), "manage", "migrate", "--check"], env=env, capture_output=True, text=True, timeout=180, check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    ("shell", "script"),
+    [("sh", "deploy/entrypoint.sh"), ("bash", "scripts/build-image-offline.sh")],
+)
+def test_shell_scripts_parse_and_are_executable(shell, script):
+    path = ROOT / script
+    assert os.access(path, os.X_OK)
+    result = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
