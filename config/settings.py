@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request id for every log line of the request, access log, metrics.
+    "authenticator.logging.RequestIdMiddleware",
     "authenticator.middleware.ClientIpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +86,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before handing it out, so threads outside the request
+    # cycle (gRPC handlers, background jobs) recover after a PostgreSQL restart.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
     if env.bool("DB_POOL", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
@@ -150,6 +155,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes and scrapers talk plain HTTP to the pod; a redirect to https would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -187,6 +194,10 @@ AUTHENTICATOR = {
     "SONYFLAKE_MACHINE_ID": env.int("SONYFLAKE_MACHINE_ID", default=None),
     "TRUSTED_PROXIES": env.list("TRUSTED_PROXIES", default=[]),
     "OTP_HMAC_KEY": env.str("OTP_HMAC_KEY", default=SECRET_KEY),
+    # Raised only by load tests and proofs (scripts/bench, scripts/prove); defaults in conf.py.
+    "OTP_RESEND_COOLDOWN": env.int("OTP_RESEND_COOLDOWN", default=60),
+    "OTP_MAX_PER_HOUR": env.int("OTP_MAX_PER_HOUR", default=5),
+    "OTP_ACCOUNT_MAX_FAILURES": env.int("OTP_ACCOUNT_MAX_FAILURES", default=20),
     "TOKENIZER_URL": env.str("TOKENIZER_URL", default=""),
     "TOKENIZER_API_KEY": env.str("TOKENIZER_API_KEY", default=""),
     "TOKENIZER_CONNECT_TIMEOUT": env.float("TOKENIZER_CONNECT_TIMEOUT", default=2.0),
@@ -207,6 +218,8 @@ AUTHENTICATOR = {
     "TWILIO_FROM": env.str("TWILIO_FROM", default=""),
     "TWILIO_API_URL": env.str("TWILIO_API_URL", default="https://api.twilio.com"),
     "GEOLOCATION_BACKEND": env.str("GEOLOCATION_BACKEND", default="authenticator.geolocation.OfflineGeolocation"),
+    "ADMIN_PHONE_REGIONS": env.list("ADMIN_PHONE_REGIONS", default=[]),
+    "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
     "FIREBASE_PROJECT_ID": env.str("FIREBASE_PROJECT_ID", default=""),
     "FIREBASE_CHECK_REVOKED": env.bool("FIREBASE_CHECK_REVOKED", default=True),
     "FIREBASE_VERIFIER": env.str("FIREBASE_VERIFIER", default="authenticator.firebase.FirebaseVerifier"),
@@ -214,13 +227,35 @@ AUTHENTICATOR = {
     "FIREBASE_CERTS_URL": env.str("FIREBASE_CERTS_URL", default=""),
     "FIREBASE_HTTP_TIMEOUT": env.float("FIREBASE_HTTP_TIMEOUT", default=5.0),
     "FIREBASE_CLOCK_SKEW": env.int("FIREBASE_CLOCK_SKEW", default=5),
+    "GRPC_BIND": env.str("GRPC_BIND", default="127.0.0.1:50051"),
+    "GRPC_WORKERS": env.int("GRPC_WORKERS", default=8),
+    "GRPC_SHUTDOWN_GRACE": env.float("GRPC_SHUTDOWN_GRACE", default=10.0),
 }
 
+# One JSON object per line on stderr (LOG_FORMAT=plain for a terminal), each with the
+# request id; phone numbers, emails, codes and tokens are masked (authenticator/logging.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "authenticator.logging.RequestIdFilter"},
+        "redact": {"()": "authenticator.logging.RedactingFilter"},
+    },
+    "formatters": {
+        "json": {"()": "authenticator.logging.JsonFormatter"},
+        "plain": {"()": "authenticator.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("LOG_FORMAT", default="json"),
+            "filters": ["request_id", "redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own request lines duplicate the access log (authenticator.access).
+        "django.server": {"level": "WARNING"},
+    },
 }

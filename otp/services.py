@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from authenticator.conf import app_settings
@@ -57,9 +57,11 @@ def otp_issue(*, user, purpose: str, channel: str, sent_to: str) -> tuple[Otp, s
     if live:
         Otp.objects.filter(pk=live.pk).update(expired_at=now)
     if attempts < max_attempts:
-        failures = (
-            Otp.objects.filter(user=user, created_at__gte=now - ACCOUNT_WINDOW).aggregate(n=Sum("attempts"))["n"] or 0
+        # A used code's last try was the right one: it is not a wrong try.
+        totals = Otp.objects.filter(user=user, created_at__gte=now - ACCOUNT_WINDOW).aggregate(
+            tries=Sum("attempts"), used=Count("id", filter=Q(consumed_at__isnull=False))
         )
+        failures = (totals["tries"] or 0) - totals["used"]
         if failures >= int(app_settings.OTP_ACCOUNT_MAX_FAILURES):
             attempts = max_attempts
     code = otp_generate()
