@@ -50,10 +50,16 @@ def reset_tokenizer() -> None:
     global _instance
     with _lock:
         old, _instance = _instance, None
-    inner = getattr(old, "inner", None)
-    close = getattr(inner, "close", None)
+    close = getattr(innermost(old), "close", None)
     if callable(close):
-        close()
+        close()  # the HTTP client's pooled sockets
+
+
+def innermost(instance: object) -> object:
+    """The implementation under the wrappers (cache, metrics), each exposing ``.inner``."""
+    while getattr(instance, "inner", None) is not None:
+        instance = instance.inner  # type: ignore[attr-defined]
+    return instance
 
 
 @receiver(setting_changed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authenticator.tokenizer import reset_tokenizer, tokenizer
+from authenticator.tokenizer import innermost, reset_tokenizer, tokenizer
 from authenticator.tokenizer.cache import CachedIntrospection
 from authenticator.tokenizer.http import HttpTokenizer
 from authenticator.tokenizer.local import LocalTokenizer
@@ -16,7 +16,7 @@ def test_without_a_url_the_in_process_tokenizer_is_used_behind_the_cache(setting
     instance = tokenizer()
 
     assert isinstance(instance, CachedIntrospection)
-    assert isinstance(instance.inner, LocalTokenizer)
+    assert isinstance(innermost(instance), LocalTokenizer)
     assert tokenizer() is instance
 
 
@@ -26,7 +26,7 @@ def test_with_a_url_the_http_client_is_used_behind_the_cache(settings):
     instance = tokenizer()
 
     assert isinstance(instance, CachedIntrospection)
-    assert isinstance(instance.inner, HttpTokenizer)
+    assert isinstance(innermost(instance), HttpTokenizer)
 
 
 def test_changing_settings_rebuilds_the_instance(settings):
@@ -35,7 +35,7 @@ def test_changing_settings_rebuilds_the_instance(settings):
 
     authenticator_settings(settings, TOKENIZER_URL="http://127.0.0.1:9/tokenizer")
 
-    assert isinstance(tokenizer().inner, HttpTokenizer)
+    assert isinstance(innermost(tokenizer()), HttpTokenizer)
     assert tokenizer() is not local
 
 
