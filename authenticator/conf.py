@@ -65,6 +65,11 @@ DEFAULTS: dict[str, Any] = {
 
 class AppSettings:
     def __getattr__(self, name: str) -> Any:
+    # gRPC server (manage.py grpcserver): listen address and handler threads.
+    "GRPC_BIND": "127.0.0.1:50051",
+    "GRPC_WORKERS": 8,
+    # Seconds running calls may finish in after SIGTERM.
+    "GRPC_SHUTDOWN_GRACE": 10.0,
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown authenticator setting: {name}")
         configured = getattr(settings, "AUTHENTICATOR", {}) or {}
