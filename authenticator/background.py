@@ -95,3 +95,40 @@ def wait_idle(timeout: float = 10.0) -> None:
         if remaining <= 0:
             raise TimeoutError(f"{len(pending)} background jobs still pending after {timeout}s")
         wait_futures(pending, timeout=remaining)
+
+
+# --- after the answer -------------------------------------------------------------------
+# A job queued during a request starts only once the response has been sent
+# (request_finished): started at once, it would compete for the GIL with the rest of its
+# own request, and a request that queued real work (a known identifier) would answer a
+# few milliseconds later than one that queued none — a timing oracle for enumeration.
+_held = threading.local()
+
+
+def submit_after_response(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> None:
+    """Like ``submit``, but inside an HTTP request the job is queued when the answer is sent."""
+    held = getattr(_held, "jobs", None)
+    if held is None:  # not inside a request (gRPC, commands, tests calling flows)
+        submit(job, name=name, **kwargs)
+    else:
+        held.append((job, name, kwargs))
+
+
+def _hold(**_: Any) -> None:
+    _held.jobs = []
+
+
+def _release(**_: Any) -> None:
+    held, _held.jobs = getattr(_held, "jobs", None), None
+    for job, name, kwargs in held or ():
+        submit(job, name=name, **kwargs)
+
+
+def _connect_request_signals() -> None:
+    from django.core.signals import request_finished, request_started
+
+    request_started.connect(_hold, dispatch_uid="authenticator.background.hold")
+    request_finished.connect(_release, dispatch_uid="authenticator.background.release")
+
+
+_connect_request_signals()

@@ -12,7 +12,7 @@ from otp.delivery import deliver
 from otp.models import OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
-from ..background import submit
+from ..background import submit_after_response
 from ..conf import app_settings
 from ..errors import InvalidOtp
 from ..throttling import otp_send_allowed
@@ -24,7 +24,7 @@ def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
     otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN)
     user = user_for_identifier(identifier)
     user_id = user.pk if user is not None and user.status == UserStatus.ACTIVE else None
-    submit(lambda: _send_sign_in_code(user_id=user_id, identifier=identifier), name="sign-in code")
+    submit_after_response(lambda: _send_sign_in_code(user_id=user_id, identifier=identifier), name="sign-in code")
     return OtpSent(
         channel=identifier.channel,
         expires_in=int(app_settings.OTP_TTL),
