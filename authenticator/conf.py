@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "TOKENIZER_INTROSPECTION_CACHE_TTL": 60,
     # Geolocation.
     "GEOLOCATION_BACKEND": "authenticator.geolocation.OfflineGeolocation",
+    # Admin search: a number typed without a country code is also read as a local number
+    # of each of these regions (besides the staff member's own country).
+    "ADMIN_PHONE_REGIONS": [],
+    # When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>".
+    "METRICS_TOKEN": "",
     # Firebase.
     "FIREBASE_PROJECT_ID": "",
     "FIREBASE_CHECK_REVOKED": True,
@@ -60,16 +65,16 @@ DEFAULTS: dict[str, Any] = {
     "FIREBASE_CERTS_URL": "",
     "FIREBASE_HTTP_TIMEOUT": 5.0,
     "FIREBASE_CLOCK_SKEW": 5,
-}
-
-
-class AppSettings:
-    def __getattr__(self, name: str) -> Any:
     # gRPC server (manage.py grpcserver): listen address and handler threads.
     "GRPC_BIND": "127.0.0.1:50051",
     "GRPC_WORKERS": 8,
     # Seconds running calls may finish in after SIGTERM.
     "GRPC_SHUTDOWN_GRACE": 10.0,
+}
+
+
+class AppSettings:
+    def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown authenticator setting: {name}")
         configured = getattr(settings, "AUTHENTICATOR", {}) or {}

@@ -15,8 +15,12 @@ class LoginStateInline(admin.TabularInline):
     readonly_fields = FIELDS
     ordering = ("-logged_in_at",)
     show_change_link = True
+    recent_limit = 50  # accounts.admin.UserAdmin shows only the most recent
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -29,4 +33,10 @@ class LoginStateAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -14,6 +14,7 @@ from accounts.validation import normalise_email, normalise_phone
 from sessions_log.models import LoginState
 from sessions_log.services import Device, login_state_open
 
+from .. import metrics
 from ..errors import AccountBlocked, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
@@ -115,4 +116,5 @@ def sign_in_complete(*, user: User, device: Device, method: str, before=None) ->
             except Exception:  # noqa: BLE001
                 log.warning("could not revoke tokens of an unrecorded session", exc_info=True)
         raise
+    metrics.sign_in(method=method)
     return SignedIn(user=user, session=state, tokens=tokens)

@@ -15,6 +15,7 @@ from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
+from .. import metrics
 from ..errors import EmailTaken
 from ..throttling import otp_send_allowed
 from .messages import SUBJECTS, code_message
@@ -42,6 +43,7 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
             _otp, code = otp_issue(user=user, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
             deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
                     subject=SUBJECTS["verify_email"])
+            metrics.otp_sent(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
             pending = email
     user_update_profile(
         user=user,
@@ -53,7 +55,7 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
 
 
 def profile_verify_email(*, user: User, code: str) -> User:
-    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code)
+    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code), channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
     from django.db import transaction
 
     with transaction.atomic():

@@ -12,6 +12,7 @@ from otp.delivery import deliver
 from otp.models import OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
+from .. import metrics
 from ..background import submit_after_response
 from ..conf import app_settings
 from ..errors import InvalidOtp
@@ -44,6 +45,7 @@ def _send_sign_in_code(*, user_id: int | None, identifier: Identifier) -> None:
         message=code_message(code=code, purpose="signin"),
         subject=SUBJECTS["signin"],
     )
+    metrics.otp_sent(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
 
 
 def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
@@ -56,7 +58,7 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
     user = user_for_identifier(identifier)
     if user is None:
         raise InvalidOtp()
-    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code)
+    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code), channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
     if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
         raise InvalidOtp()
     user_assert_can_sign_in(user=user)

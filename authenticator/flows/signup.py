@@ -14,6 +14,7 @@ from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
+from .. import metrics
 from ..conf import app_settings
 from ..errors import EmailTaken, InvalidOtp
 from ..throttling import otp_send_allowed
@@ -64,6 +65,7 @@ def signup_start(
             )
         _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
         deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
+        metrics.otp_sent(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
     return _sent(OtpChannel.SMS)
 
 
@@ -86,7 +88,7 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     if user is None or user.status != UserStatus.UNVERIFIED:
         raise InvalidOtp()
     identity = _continuation(google_continuation)
-    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code)
+    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code), channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
 
     def activate() -> None:
         otp_consume(checked=checked)

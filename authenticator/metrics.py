@@ -1,0 +1,166 @@
+"""Prometheus metrics, served at ``GET /metrics`` in the text exposition format.
+
+What is counted, and where:
+
+- HTTP requests by method, URL *pattern* and status, with their duration
+  (``authenticator.logging.RequestIdMiddleware``);
+- OTPs sent / verified / failed / locked, by channel and purpose (the flows);
+- sign-ins by method (``otp_sms``, ``otp_email``, ``google``) (``sign_in_complete``);
+- Tokenizer calls: latency by call, errors by call and kind (``InstrumentedTokenizer``,
+  around the real client, so cached introspections are not counted as calls).
+
+Several processes (gunicorn workers) share nothing, so each would answer only its own
+numbers. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by every worker
+(wiped at each start) and prometheus-client keeps the values in files there; this view
+then adds up all processes. Gunicorn should call ``mark_process_dead(worker.pid)`` in
+its ``child_exit`` hook (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from .conf import app_settings
+from .errors import ApplicationError, InvalidToken, OtpExpired, TokenizerUnavailable, TooManyAttempts
+
+T = TypeVar("T")
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+HTTP_REQUESTS = Counter("authn_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+HTTP_DURATION = Histogram(
+    "authn_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+OTP_SENT = Counter("authn_otp_sent_total", "One-time passwords sent", ["channel", "purpose"])
+OTP_VERIFIED = Counter("authn_otp_verified_total", "One-time passwords checked and right", ["channel", "purpose"])
+OTP_FAILED = Counter("authn_otp_failed_total", "One-time password checks that failed (wrong, expired or none)", ["channel", "purpose", "reason"])
+OTP_LOCKED = Counter("authn_otp_locked_total", "One-time password checks refused: too many wrong tries", ["channel", "purpose"])
+SIGN_INS = Counter("authn_sign_ins_total", "Successful sign-ins (tokens issued)", ["method"])
+TOKENIZER_DURATION = Histogram(
+    "authn_tokenizer_request_duration_seconds", "Tokenizer call latency (retries included)", ["call"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+TOKENIZER_ERRORS = Counter("authn_tokenizer_errors_total", "Tokenizer calls that failed", ["call", "error"])
+
+
+# -- recording -------------------------------------------------------------------------------
+
+
+def request_observed(*, method: str, route: str, status: int, duration: float) -> None:
+    method = method if method in HTTP_METHODS else "other"
+    HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+    HTTP_DURATION.labels(method=method, route=route).observe(duration)
+
+
+def otp_sent(*, channel: str, purpose: str) -> None:
+    OTP_SENT.labels(channel=str(channel), purpose=str(purpose)).inc()
+
+
+def otp_checked(check: Callable[[], T], *, channel: str, purpose: str) -> T:
+    """Run ``check`` (an ``otp_check`` call) and count how it went."""
+    labels = {"channel": str(channel), "purpose": str(purpose)}
+    try:
+        result = check()
+    except TooManyAttempts:
+        OTP_LOCKED.labels(**labels).inc()
+        raise
+    except OtpExpired:
+        OTP_FAILED.labels(**labels, reason="expired").inc()
+        raise
+    except ApplicationError:
+        OTP_FAILED.labels(**labels, reason="invalid").inc()
+        raise
+    OTP_VERIFIED.labels(**labels).inc()
+    return result
+
+
+def sign_in(*, method: str) -> None:
+    SIGN_INS.labels(method=str(method)).inc()
+
+
+class InstrumentedTokenizer:
+    """Wraps a Tokenizer implementation: each contract call is timed, failures counted."""
+
+    CALLS = ("issue", "refresh", "revoke_token", "revoke_sessions", "introspect", "jwks")
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def _timed(self, call: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return getattr(self.inner, call)(*args, **kwargs)
+        except TokenizerUnavailable:
+            TOKENIZER_ERRORS.labels(call=call, error="unavailable").inc()
+            raise
+        except InvalidToken:
+            TOKENIZER_ERRORS.labels(call=call, error="invalid_token").inc()
+            raise
+        except Exception:
+            TOKENIZER_ERRORS.labels(call=call, error="other").inc()
+            raise
+        finally:
+            TOKENIZER_DURATION.labels(call=call).observe(time.perf_counter() - started)
+
+    def issue(self, **kwargs: Any):
+        return self._timed("issue", **kwargs)
+
+    def refresh(self, **kwargs: Any):
+        return self._timed("refresh", **kwargs)
+
+    def revoke_token(self, **kwargs: Any):
+        return self._timed("revoke_token", **kwargs)
+
+    def revoke_sessions(self, **kwargs: Any):
+        return self._timed("revoke_sessions", **kwargs)
+
+    def introspect(self, **kwargs: Any):
+        return self._timed("introspect", **kwargs)
+
+    def jwks(self):
+        return self._timed("jwks")
+
+    def __getattr__(self, name: str) -> Any:
+        # close(), purge() and anything else an implementation offers pass through.
+        return getattr(self.inner, name)
+
+
+# -- the endpoint ----------------------------------------------------------------------------
+
+
+def registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        collected = CollectorRegistry()
+        multiprocess.MultiProcessCollector(collected)
+        return collected
+    return DEFAULT_REGISTRY
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = app_settings.METRICS_TOKEN
+    if token:
+        given = request.META.get("HTTP_AUTHORIZATION", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            response = HttpResponse("authentication required\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+    # The format the scraper asks for (Accept): Prometheus text 0.0.4 by default,
+    # OpenMetrics when asked.
+    encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
+    response = HttpResponse(encoder(registry()), content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from accounts.models import User, UserStatus
+from tests.factories import UserFactory
+
+SUPPORT_PASSWORD = "support-staff-pass-8391"
+
+
+def make_support(**fields) -> User:
+    user = UserFactory(
+        phone_number=fields.pop("phone_number", "+447400900001"), country_id="GB", name=fields.pop("name", "Sam Support"),
+        is_staff=True, status=UserStatus.ACTIVE, password=SUPPORT_PASSWORD, **fields,
+    )
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def support_user(db) -> User:
+    return make_support()
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return UserFactory(phone_number="+447400900009", name="Root Admin", is_staff=True, is_superuser=True, password=SUPPORT_PASSWORD)
+
+
+@pytest.fixture
+def support(support_user) -> Client:
+    client = Client()
+    client.force_login(support_user)
+    return client
+
+
+@pytest.fixture
+def admin_client_(superuser) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
