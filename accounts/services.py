@@ -86,7 +86,6 @@ def user_create(
     return user
 
 
-@transaction.atomic
 def user_set_status(
     *,
     user: User,
@@ -94,20 +93,40 @@ def user_set_status(
     reason: str = "",
     actor: User | None = None,
     actor_label: str = "system",
+    **also: Any,
 ) -> User:
     """Change a user's status and write its history row, atomically.
 
     The row is locked so two concurrent changes serialise and each history row's
-    ``previous_status`` is the status it really replaced.
+    ``previous_status`` is the status it really replaced. ``also`` are other columns set
+    by the same UPDATE (e.g. ``phone_verified_at`` when sign-up activates the account).
+    No savepoint (a sign-up calls this inside its transaction on every activation); a
+    refused change is raised after the block, so it never spoils a caller's transaction.
     """
-    locked = User.objects.select_for_update().only("id", "status").get(pk=user.pk)
-    previous = locked.status
-    if status == previous:
-        return user
+    with transaction.atomic(savepoint=False):
+        previous = User.objects.select_for_update().only("id", "status").get(pk=user.pk).status
+        allowed = status == previous or status in ALLOWED_TRANSITIONS.get(previous, set())
+        if allowed and status != previous:
+            now = timezone.now()
+            User.objects.filter(pk=user.pk).update(status=status, updated_at=now, **also)
+            StatusHistory.objects.create(
+                user_id=user.pk,
+                status=status,
+                previous_status=previous,
+                reason=reason[:500],
+                actor=actor,
+                actor_label=actor_label if actor is None else (actor_label or "staff"),
+            )
+            user.status, user.updated_at = status, now
+            for name, value in also.items():
+                setattr(user, name, value)
+    if not allowed:
+        raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
+    return user
     if status not in ALLOWED_TRANSITIONS.get(previous, set()):
         raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
     now = timezone.now()
-    User.objects.filter(pk=user.pk).update(status=status, updated_at=now)
+    User.objects.filter(pk=user.pk).update(status=status, updated_at=now, **also)
     StatusHistory.objects.create(
         user_id=user.pk,
         status=status,
@@ -117,6 +136,8 @@ def user_set_status(
         actor_label=actor_label if actor is None else (actor_label or "staff"),
     )
     user.status, user.updated_at = status, now
+    for name, value in also.items():
+        setattr(user, name, value)
     return user
 
 

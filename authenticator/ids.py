@@ -83,6 +83,9 @@ class PostgresLease:
         except Exception:
             return False
 
+    def release(self) -> None:
+        self.conn.close()
+
 
 class FileLease:
     """An exclusive flock on ``<dir>/<machine_id>.lock``; one host only (SQLite)."""
@@ -145,6 +148,14 @@ class Sonyflake:
             _inherited.append(self._lease)
         self._lock = threading.Lock()
         self._reset()
+
+    def release(self) -> None:
+        """Give the machine id back now (tests dropping their database, clean shutdown)."""
+        with self._lock:
+            lease, self._lease = self._lease, None
+            if lease is not None and hasattr(lease, "release"):
+                lease.release()
+            self._reset()
 
     @property
     def machine_id(self) -> int:

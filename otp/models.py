@@ -28,6 +28,8 @@ class Otp(models.Model):
     # Where it was sent (E.164 or email): for a changed email this is the new address.
     sent_to = models.CharField(max_length=254)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Tries carried over from the code this one replaced (they count once, there).
+    inherited_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     expired_at = models.DateTimeField()
     consumed_at = models.DateTimeField(null=True, blank=True)

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection
 from django.utils import timezone
 
 from authenticator.conf import app_settings
@@ -41,39 +40,45 @@ def otp_hash(*, code: str, purpose: str, sent_to: str) -> str:
     return hmac.new(key, f"{purpose}\x1f{sent_to}\x1f{code}".encode(), hashlib.sha256).hexdigest()
 
 
-@transaction.atomic
+# One statement, so a sign-in code costs one round trip. The new code's tries start where
+# the user's latest code for the purpose stood, if that one is still live (a resend does
+# not reset the count); the latest code is the only one verify looks at, so older ones
+# need no UPDATE to die. ``inherited_attempts`` keeps the carried tries apart, so the
+# daily account count (tries made, minus carried ones, minus the right try of each used
+# code) counts every wrong guess once. Over the daily cap, the code is born locked.
+_ISSUE_SQL = """
+INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, inherited_attempts,
+                  created_at, expired_at, consumed_at)
+SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.attempts, born.attempts,
+       %(now)s, %(expires)s, NULL
+FROM (
+  SELECT CASE WHEN day.failures >= %(daily_cap)s THEN %(max_attempts)s ELSE COALESCE(prev.carry, 0) END AS attempts
+  FROM (SELECT COALESCE(SUM(attempts - inherited_attempts), 0) - COUNT(consumed_at) AS failures
+        FROM otps WHERE user_id = %(user_id)s AND created_at >= %(since)s) AS day
+  LEFT JOIN (SELECT CASE WHEN consumed_at IS NULL AND expired_at > %(now)s THEN attempts ELSE 0 END AS carry
+             FROM otps WHERE user_id = %(user_id)s AND purpose = %(purpose)s
+             ORDER BY created_at DESC, id DESC LIMIT 1) AS prev ON 1 = 1
+) AS born
+RETURNING attempts
+"""
+
+
 def otp_issue(*, user, purpose: str, channel: str, sent_to: str) -> tuple[Otp, str]:
-    """Create a new code for ``user`` and ``purpose``; the previous live code stops working."""
+    """Create a new code for ``user`` and ``purpose``; the previous code stops working."""
     now = timezone.now()
-    max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
-    live = (
-        Otp.objects.select_for_update()
-        .filter(user=user, purpose=purpose, consumed_at__isnull=True, expired_at__gt=now)
-        .order_by("-created_at")
-        .only("id", "attempts")
-        .first()
-    )
-    attempts = live.attempts if live else 0
-    if live:
-        Otp.objects.filter(pk=live.pk).update(expired_at=now)
-    if attempts < max_attempts:
-        # A used code's last try was the right one: it is not a wrong try.
-        totals = Otp.objects.filter(user=user, created_at__gte=now - ACCOUNT_WINDOW).aggregate(
-            tries=Sum("attempts"), used=Count("id", filter=Q(consumed_at__isnull=False))
-        )
-        failures = (totals["tries"] or 0) - totals["used"]
-        if failures >= int(app_settings.OTP_ACCOUNT_MAX_FAILURES):
-            attempts = max_attempts
+    expires = now + timedelta(seconds=int(app_settings.OTP_TTL))
     code = otp_generate()
-    otp = Otp.objects.create(
-        user=user,
-        otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to),
-        purpose=purpose,
-        channel=channel,
-        sent_to=sent_to,
-        attempts=attempts,
-        expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)),
-    )
+    otp = Otp(user_id=user.pk, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
+              channel=channel, sent_to=sent_to, created_at=now, expired_at=expires)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_ISSUE_SQL, {
+            "id": otp.pk, "user_id": user.pk, "hash": otp.otp, "purpose": purpose, "channel": channel,
+            "sent_to": sent_to, "now": adapt(now), "expires": adapt(expires), "since": adapt(now - ACCOUNT_WINDOW),
+            "daily_cap": int(app_settings.OTP_ACCOUNT_MAX_FAILURES), "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
+        })
+        otp.attempts = otp.inherited_attempts = cursor.fetchone()[0]
+    otp._state.adding = False
     return otp, code
 
 
@@ -95,10 +100,10 @@ def otp_check(*, user_id: int, purpose: str, code: str) -> CheckedOtp:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
-            "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND consumed_at IS NULL"
+            "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s"
             "  ORDER BY created_at DESC, id DESC LIMIT 1"
-            ") AND attempts < %s AND expired_at > %s RETURNING id, otp, sent_to, channel",
-            [user_id, purpose, max_attempts, now],
+            ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s RETURNING id, otp, sent_to, channel",
+            [user_id, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now)],
         )
         row = cursor.fetchone()
     if row is None:
@@ -112,12 +117,12 @@ def otp_check(*, user_id: int, purpose: str, code: str) -> CheckedOtp:
 
 def _raise_why_unusable(*, user_id: int, purpose: str, now, max_attempts: int) -> None:
     latest = (
-        Otp.objects.filter(user_id=user_id, purpose=purpose, consumed_at__isnull=True)
+        Otp.objects.filter(user_id=user_id, purpose=purpose)
         .order_by("-created_at", "-id")
-        .only("attempts", "expired_at")
+        .only("attempts", "expired_at", "consumed_at")
         .first()
     )
-    if latest is None:
+    if latest is None or latest.consumed_at is not None:
         raise InvalidOtp()
     if latest.attempts >= max_attempts:
         raise TooManyAttempts()

@@ -41,6 +41,15 @@ def pytest_sessionstart(session):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_sonyflake_lease(django_db_setup):
+    """The id lease holds a connection to the test database: let it go before the drop."""
+    yield
+    from authenticator.ids import generator
+
+    generator.release()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache

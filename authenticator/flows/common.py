@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User, UserStatus
 from accounts.selectors import user_get_by_email, user_get_by_phone
@@ -95,10 +94,9 @@ def sign_in_complete(*, user: User, device: Device, method: str, before=None) ->
         with transaction.atomic():
             if before is not None:
                 before()
+            # Where and when a user signed in is the login state; users.last_login is
+            # left to the admin's password logins (one UPDATE less per sign-in).
             state = login_state_open(user=user, device=device, method=method)
-            now = timezone.now()
-            User.objects.filter(pk=user.pk).update(last_login=now)
-            user.last_login = now
             tokens = tokenizer().issue(
                 subject=str(user.pk),
                 session_id=str(state.pk),

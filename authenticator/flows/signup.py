@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User, UserStatus, UserType
+from accounts.models import UserStatus, UserType
 from accounts.selectors import user_email_taken, user_get_by_phone
 from accounts.services import user_create, user_set_status, validation_to_input_error
 from accounts.validation import normalise_phone_for_country
@@ -92,9 +92,8 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
 
     def activate() -> None:
         otp_consume(checked=checked)
-        user_set_status(user=user, status=UserStatus.ACTIVE, reason="phone verified", actor_label="signup")
-        user.phone_verified_at = timezone.now()
-        User.objects.filter(pk=user.pk).update(phone_verified_at=user.phone_verified_at)
+        user_set_status(user=user, status=UserStatus.ACTIVE, reason="phone verified", actor_label="signup",
+                        phone_verified_at=timezone.now())
         if identity is not None:
             from .google import identity_link
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -50,6 +50,22 @@ MAX_TOKEN_LENGTH = 4096
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _insert_unless_present(obj: TokenizerSession) -> bool:
+    """INSERT the row unless its primary key exists; True if it was inserted."""
+    connection = transaction.get_connection()
+    fields = obj._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(obj._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+            f"VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+            params,
+        )
+        return cursor.rowcount == 1
 
 
 class LocalTokenizer:
@@ -86,29 +102,38 @@ class LocalTokenizer:
         key = _signing_key()
         now = timezone.now()
         refresh_token = secrets.token_urlsafe(32)
-        with transaction.atomic():
-            try:
-                with transaction.atomic():  # a savepoint: a duplicate must not break the caller's transaction
-                    session = TokenizerSession.objects.create(
-                        id=session_id,
-                        subject=subject,
-                        amr=list(amr),
-                        level=level,
-                        ip=ip or None,
-                        user_agent=(user_agent or "")[:512],
-                        idempotency_key=idempotency_key,
-                        created_at=now,
-                    )
-            except IntegrityError:
-                session = self._replayed_session(subject=subject, session_id=session_id, idempotency_key=idempotency_key)
+        session = TokenizerSession(
+            id=session_id,
+            subject=subject,
+            amr=list(amr),
+            level=level,
+            ip=ip or None,
+            user_agent=(user_agent or "")[:512],
+            idempotency_key=idempotency_key,
+            created_at=now,
+        )
+        # INSERT ... ON CONFLICT DO NOTHING instead of a savepoint around the INSERT: a
+        # sign-in calls this inside its own transaction, and savepoints would cost it two
+        # more statements on every sign-in; a duplicate raises nothing to break it.
+        with transaction.atomic(savepoint=False):
+            inserted = _insert_unless_present(session)
+            if inserted:
+                self._new_refresh_token(session_id=session.pk, refresh_token=refresh_token, now=now)
+        if not inserted:
+            session = self._replayed_session(subject=subject, session_id=session_id, idempotency_key=idempotency_key)
+            with transaction.atomic(savepoint=False):
                 TokenizerRefreshToken.objects.filter(session_id=session.pk).delete()
-            TokenizerRefreshToken.objects.create(
-                token_hash=token_hash(refresh_token),
-                session_id=session.pk,
-                created_at=now,
-                expires_at=now + timedelta(seconds=_refresh_ttl()),
-            )
+                self._new_refresh_token(session_id=session.pk, refresh_token=refresh_token, now=now)
         return self._pair(session=session, refresh_token=refresh_token, key=key)
+
+    @staticmethod
+    def _new_refresh_token(*, session_id: str, refresh_token: str, now: datetime) -> None:
+        TokenizerRefreshToken.objects.create(
+            token_hash=token_hash(refresh_token),
+            session_id=session_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=_refresh_ttl()),
+        )
 
     @staticmethod
     def _replayed_session(*, subject: str, session_id: str, idempotency_key: str) -> TokenizerSession:
