@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from accounts.models import UserStatus
+
+from ..base import StatusCommand
+
+
+class Command(StatusCommand):
+    help = "Block a user (with --reason): every session is revoked, no codes or tokens until unblocked."
+    status, action, verb = UserStatus.BLOCKED, "block", "blocked"

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from accounts.models import UserStatus
+
+from ..base import StatusCommand
+
+
+class Command(StatusCommand):
+    help = "Suspend an active user (with --reason): every session is revoked until unblocked."
+    status, action, verb = UserStatus.SUSPENDED, "suspend", "suspended"
