@@ -21,8 +21,33 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else: DRF would turn 0 or true into "0" / "True"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only: DRF would also take 0, 1, "yes", "off"..."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 def text(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, trim_whitespace=True, **kwargs)
+    return StrictCharField(max_length=max_length, trim_whitespace=True, **kwargs)
 
 
 class OtpField(serializers.RegexField):
@@ -54,7 +79,7 @@ class SignupIn(StrictSerializer):
     country_id = text(2, min_length=2, help_text="ISO 3166-1 alpha-2 of the phone number's country")
     name = text(150, min_length=1)
     salutation = text(32, required=False, allow_blank=True, allow_null=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    email = StrictEmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
     google_continuation = continuation()
 
 
@@ -66,7 +91,7 @@ class SignupVerifyIn(StrictSerializer, DeviceMixin):
 
 class OtpRequestIn(StrictSerializer):
     phone_number = text(32, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+    email = StrictEmailField(max_length=254, required=False)
     country_id = text(2, min_length=2, required=False, help_text="Region hint for a phone number written locally")
 
 
@@ -80,13 +105,13 @@ class RefreshIn(StrictSerializer):
 
 
 class SignOutIn(StrictSerializer):
-    all = serializers.BooleanField(required=False, default=False)
+    all = StrictBooleanField(required=False, default=False)
 
 
 class ProfileIn(StrictSerializer):
     name = text(150, min_length=1, required=False)
     salutation = text(32, required=False, allow_blank=True, allow_null=True)
-    email = serializers.EmailField(max_length=254, required=False)
+    email = StrictEmailField(max_length=254, required=False)
 
 
 class VerifyEmailIn(StrictSerializer):

@@ -200,7 +200,7 @@ class SessionDetailView(AuthenticatedView):
 
 def _valid(serializer_class, request: Request, allow_empty: bool = False) -> dict:
     data = request.data
-    if allow_empty and (data is None or data == {} or data == b""):
+    if allow_empty and (data == {} or data == b""):  # no body at all; a JSON null is not "empty"
         data = {}
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
