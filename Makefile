@@ -33,9 +33,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The admin's browser test drives Debian's chromium (headless, through Playwright); a
+# fresh machine has none. Root installs it directly, anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+/usr/bin/chromium:
+	$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium
+
 ## The whole suite against PostgreSQL and Redis on 127.0.0.1 (DATABASE_URL, REDIS_URL);
 ## the Google sign-in tests start and stop a Firebase Auth Emulator themselves.
-test: install-test node_modules/.installed
+test: install-test node_modules/.installed /usr/bin/chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install
