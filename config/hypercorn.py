@@ -12,11 +12,13 @@ One port speaks both protocols.
 - TLS (``H2_CERTFILE`` and ``H2_KEYFILE``): ALPN offers ``h2`` then ``http/1.1``.
 
 Environment (all optional):
-- ``H2_BIND``: where to listen, comma-separated ``host:port`` / ``unix:path`` / ``fd://n``;
-  default ``127.0.0.1:8443`` (a container sets ``0.0.0.0:8443``); port 0 picks a free one.
+- ``H2_BIND`` wins: where to listen, comma-separated ``host:port`` / ``unix:path`` /
+  ``fd://n``; otherwise ``HOST:PORT`` as for gunicorn — ``HOST`` defaults to every
+  interface (``0.0.0.0``, for a container), ``PORT`` to 8443 (the image sets PORT=8000 for
+  the web role: the h2 role is run with ``PORT=8443``). Port 0 picks a free one.
 - ``H2_CERTFILE``, ``H2_KEYFILE`` (PEM) and ``H2_KEYFILE_PASSWORD``: serve TLS on H2_BIND;
   ``H2_INSECURE_BIND``: extra cleartext listeners beside them (e.g. for a health probe).
-- ``H2_WORKERS`` processes (default: CPU cores, at most 8). Each worker is one asyncio
+- ``H2_WORKERS`` (or ``WEB_CONCURRENCY``) processes (default: CPU cores, at most 8). Each worker is one asyncio
   loop; Django runs every sync view (all of DRF) in a thread of its own, which takes a
   PostgreSQL connection from the worker's psycopg pool for the request and gives it back
   at the end (CONN_MAX_AGE=0). Size ``DB_POOL_MAX_SIZE`` for the requests one worker
@@ -43,7 +45,7 @@ def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-bind = _env_list("H2_BIND") or ["127.0.0.1:8443"]
+bind = _env_list("H2_BIND") or [f"{os.environ.get('HOST') or '0.0.0.0'}:{_env_int('PORT', 8443)}"]
 
 # --- TLS ----------------------------------------------------------------------------------
 certfile = os.environ.get("H2_CERTFILE") or None
@@ -56,7 +58,7 @@ insecure_bind = _env_list("H2_INSECURE_BIND") if certfile else []
 alpn_protocols = ["h2", "http/1.1"]
 
 # --- processes and connections -------------------------------------------------------------
-workers = _env_int("H2_WORKERS", max(1, min(os.cpu_count() or 1, 8)))
+workers = _env_int("H2_WORKERS", _env_int("WEB_CONCURRENCY", max(1, min(os.cpu_count() or 1, 8))))
 worker_class = "asyncio"
 backlog = _env_int("H2_BACKLOG", 2048)
 h2_max_concurrent_streams = _env_int("H2_MAX_CONCURRENT_STREAMS", 100)

@@ -19,7 +19,7 @@ case "$role" in
         exec gunicorn --config config/gunicorn.py "$@" config.wsgi:application
         ;;
     h2)
-        exec hypercorn --config python:config.hypercorn "$@" config.asgi:application
+        exec hypercorn --config file:config/hypercorn.py "$@" config.asgi:application
         ;;
     grpc)
         exec python manage.py grpcserver --bind "${GRPC_BIND:-0.0.0.0:50051}" "$@"

@@ -9,9 +9,11 @@ with ``--json``. Everything a script reads goes to stdout; everything else to st
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -177,7 +179,11 @@ class FlowCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> str | None:
         self._json = bool(options.get("json"))
         try:
-            return super().execute(*args, **options)
+            # Results go through self.stdout (bound to the real stdout before this); anything
+            # else printed meanwhile — the console SMS sender's "SMS to ..." line — goes to
+            # stderr, so a script reading stdout gets only the result.
+            with contextlib.redirect_stdout(sys.stderr):
+                return super().execute(*args, **options)
         except ApplicationError as err:
             status, line = error_exit(err, as_json=self._json)
             self.stderr.write(line, style_func=None if not self._json else _plain)

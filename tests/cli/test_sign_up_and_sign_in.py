@@ -135,3 +135,12 @@ def test_unknown_number_gets_the_same_answer_and_no_code():
     assert [m for m in channels.outbox if m.to == "+447400999999"] == []
     run = cli("signin", "--phone", "+447400999999", "--otp", "123456")
     assert (run.status, run.err) == (3, "error: invalid_otp: The code is not valid.\n")
+
+
+def test_the_console_sms_goes_to_stderr_so_stdout_stays_json(capsys, settings):
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "SMS_SENDER": "otp.channels.ConsoleSmsSender"}
+    run = cli("signup", "--phone", PHONE, "--country", "GB", "--name", "Ann", "--json")
+    assert run.status == 0
+    assert json.loads(run.out)["status"] == "otp_sent"
+    err = capsys.readouterr().err
+    assert f"SMS to {PHONE}: Your Authenticator code is " in err

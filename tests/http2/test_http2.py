@@ -15,7 +15,7 @@ from django.db import connection
 
 from accounts.models import UserStatus
 from tests.cli.conftest import subprocess_env
-from tests.http2.conftest import COMMAND, ROOT
+from tests.http2.conftest import COMMAND, ROOT, stop
 
 pytestmark = [pytest.mark.slow]
 
@@ -165,3 +165,13 @@ def test_half_a_tls_configuration_refuses_to_start(self_signed):
     run = subprocess.run(COMMAND, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert "Set both H2_CERTFILE and H2_KEYFILE for TLS, or neither for cleartext." in run.stderr
+
+
+def test_sigterm_stops_the_server_cleanly(h2_server):
+    server = h2_server()
+    with httpx.Client(http1=False, http2=True, base_url=server.base_url) as client:
+        assert client.get("/healthz").status_code == 200
+    stop(server)
+    log = "".join(server.log)
+    assert server.process.returncode == 0, log
+    assert "Lifespan" not in log and "Traceback" not in log
