@@ -24,7 +24,7 @@ def default_workers(cores: int, cap: int = 12) -> int:
 # --- where to listen --------------------------------------------------------------------
 # GUNICORN_BIND wins (e.g. "unix:/run/app.sock"); otherwise HOST:PORT. In a container
 # HOST defaults to every interface; PORT=0 asks the kernel for a free port.
-bind = [os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{_int('PORT', 8000)}"]
+bind = [os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{_int('PORT', 8000)}"]  # nosec B104 - a container listens on all its interfaces
 backlog = _int("GUNICORN_BACKLOG", 2048)
 
 # --- processes --------------------------------------------------------------------------
@@ -65,7 +65,7 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # Tmp files for worker heartbeats in memory: a read-only root filesystem has no /tmp
 # writes to spare and a disk-backed /tmp can stall heartbeats.
-worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)  # nosec B108 - heartbeat files only, see above
 
 proc_name = "authenticator-web"
 

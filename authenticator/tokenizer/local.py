@@ -61,7 +61,7 @@ def _insert_unless_present(obj: TokenizerSession) -> bool:
     placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(obj._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+            f"INSERT INTO {connection.ops.quote_name(obj._meta.db_table)} ({columns}) "  # noqa: S608  # nosec B608 - names from the model
             f"VALUES ({placeholders}) ON CONFLICT DO NOTHING",
             params,
         )

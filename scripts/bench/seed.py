@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-EPOCH_MS = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+EPOCH_MS = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
 SEED_MACHINE_ID = 65535
 UNUSABLE_PASSWORD = "!seeded"  # Django's "unusable password" marker starts with "!"
 
@@ -52,7 +51,7 @@ def copy_users(db: psycopg.Connection, people: list[tuple[str, str | None]], ids
                status: str = "active") -> list[int]:
     """Insert active users ``(phone, email)``; returns their ids. The caller commits."""
     ids = ids or Ids(days_ago=1)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     with db.cursor().copy(f"COPY users ({', '.join(USER_COLUMNS)}) FROM STDIN") as copy:
         for phone, email in people:
@@ -67,7 +66,7 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
     """``users`` users, one login state and one (expired, used) OTP row each."""
     started = time.perf_counter()
     ids = Ids(days_ago=60)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(database_url) as db:
         done = db.execute("SELECT count(*) FROM users WHERE phone_number LIKE '+4477%%'").fetchone()[0]
         for start in range(done, users, batch):
@@ -96,7 +95,7 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
         db.execute("ANALYZE login_states")
         db.execute("ANALYZE otps")
         db.commit()
-        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # nosec B608 - fixed names
                   for table in ("users", "login_states", "otps")}
     return {"seconds": time.perf_counter() - started, **counts}
 

@@ -32,7 +32,7 @@ class FakeTokenizer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 fake.calls += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -123,7 +123,7 @@ class TcpProxy:
         with self._lock:
             if not self._pairs:
                 return False
-            a, b = self._pairs.pop(random.randrange(len(self._pairs)))  # noqa: S311 - test choice
+            a, b = self._pairs.pop(random.randrange(len(self._pairs)))
         _close(a)
         _close(b)
         return True

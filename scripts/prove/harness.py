@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import socket
-import subprocess  # noqa: S404 - we start our own server
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,7 +70,7 @@ class CaptureGateway:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
@@ -108,7 +108,7 @@ class CaptureGateway:
         capture = self
 
         class Mailbox:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
                 body = mail.get_body(preferencelist=("plain",))
                 text = body.get_content() if body is not None else ""
@@ -206,7 +206,7 @@ class Server:
         if self.log_path is None:
             self.log_path = Path(tempfile.mkstemp(prefix="prove-gunicorn-", suffix=".log")[1])
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+        self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.py", self.app],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

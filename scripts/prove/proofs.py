@@ -300,7 +300,7 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
             response = client.post("/api/v1/auth/otp", json=body)
             times[kind].append(time.perf_counter() - started)
             channel = kind.split("_")[1]
-            headers = tuple(sorted(h for h in response.headers.keys() if h not in ("date", "content-length")))
+            headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
             shapes[channel].add(_shape(response.status_code, response.json(), headers))
             statuses[channel].add(response.status_code)
     out = Enumeration(requests=len(plan))
@@ -423,8 +423,8 @@ def _raw_requests() -> list[tuple[str, bytes]]:
         ("percent NUL path", post(b"/api/v1/me/sessions/%00")),
         ("non-ASCII authorization", post(b"/api/v1/me", b"Authorization: Bearer \xc3\xa9\xff\r\n")),
         ("bad Host", post(headers=b"Host: evil.example\r\n")),
-        ("lying Content-Length", b"POST /api/v1/auth/otp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: 100000\r\n\r\n{}"),
+        ("lying Content-Length", (b"POST /api/v1/auth/otp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                  b"Content-Length: 100000\r\n\r\n{}")),
         ("chunked garbage", b"POST /api/v1/auth/otp HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
         ("X-Forwarded-For junk", post(headers=b"X-Forwarded-For: ' OR 1=1, \xff, ::::, 999.1.1.1\r\n")),
     ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess  # noqa: S404 - manage.py migrate
+import subprocess
 import sys
 import time
 
@@ -44,7 +44,7 @@ def prepare_database(database_url: str) -> None:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             db.execute(f'CREATE DATABASE "{name}"')
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
 def verdict(ok: bool) -> str:
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--max-examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20251125)
+    parser.add_argument("--transport", default="rest", help="rest (gRPC: add it in harness.transport)")
     args = parser.parse_args()
     if not args.database_url or not args.redis_url:
         parser.error("DATABASE_URL and REDIS_URL (or --database-url / --redis-url) are required")
@@ -70,7 +71,10 @@ def main() -> int:
     ok = True
     with running(args.database_url, args.redis_url, env=PROOF_ENV, workers=4, threads=4) as (server, gateway):
         print(f"server: gunicorn 4 workers x 4 threads at {server.base_url}; log {server.log_path}")
-        make = lambda **kw: transport("rest", server, **kw)  # noqa: E731 - the transport hook (gRPC: "grpc")
+
+        def make(**kw):  # the transport hook: "grpc" plugs in here
+            return transport(args.transport, server, **kw)
+
         if "brute" in only:
             phone = unique_phone(3_000_000 + run_id)
             r = brute_force(make, gateway, phone=phone, email=f"victim{run_id}@example.com", parallel=50,

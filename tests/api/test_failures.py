@@ -113,7 +113,6 @@ def test_unknown_url_and_wrong_method_are_json(api):
 def test_per_ip_throttle_on_otp_requests_ignores_spoofed_forwarded_for(api, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
         **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "otp_ip": "3/min"}}
-    from rest_framework.settings import api_settings
 
     try:
         codes = []

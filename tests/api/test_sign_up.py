@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import StatusHistory, User, UserStatus
+from accounts.models import StatusHistory, User
 from otp.models import Otp
 from sessions_log.models import LoginState
 

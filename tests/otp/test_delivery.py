@@ -13,7 +13,7 @@ from django.core import mail
 
 from authenticator import background
 from authenticator.errors import DeliveryUnavailable
-from otp import channels, delivery
+from otp import channels
 from otp.channels import SmsMessage
 from otp.delivery import deliver, deliver_later, mask_recipient, wait_for_deliveries
 from tests.otp import test_channels

@@ -9,7 +9,6 @@ import pytest
 
 from scripts.prove.fakes import FakeTokenizer, refused_url
 from sessions_log.models import LoginState
-from tests.api.conftest import api  # noqa: F401 - the fixture
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +18,13 @@ CONNECT, READ, RETRIES = 0.5, 1.0, 1
 # Every attempt may take connect + read; between attempts the backoff waits at most
 # BACKOFF_BASE * 2**(n-1) (0.1 s here); plus slack for a loaded machine.
 BOUND = (1 + RETRIES) * (CONNECT + READ) + 0.1 + 1.0
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient(REMOTE_ADDR="81.2.69.160", HTTP_USER_AGENT="prove-client/1.0")
 
 
 @pytest.fixture
