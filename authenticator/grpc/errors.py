@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -70,23 +70,50 @@ def _with_metadata(status: grpc.Status, metadata: list[tuple[str, str]]) -> grpc
     return _Status(status.code, status.details, tuple(metadata) + tuple(status.trailing_metadata))
 
 
+def live_connection(alias: str = "default") -> None:
+    """Give this thread a working database connection before the handler runs.
+
+    After a PostgreSQL restart (or failover) every idle connection in the pool is dead.
+    Each one found dead is handed back — the pool discards it and opens a replacement —
+    and the next is tried, so the call runs on a live one instead of failing, and
+    without the pool's own check, which sleeps with backoff between dead connections.
+    Costs one round trip per call. If the database is really down, the handler's first
+    query reports it.
+    """
+    conn = connections[alias]
+    pool_options = conn.settings_dict.get("OPTIONS", {}).get("pool")
+    attempts = int(pool_options.get("max_size") or 10) + 1 if isinstance(pool_options, dict) else 2
+    for _attempt in range(attempts):
+        try:
+            conn.ensure_connection()
+        except DatabaseError:
+            return
+        if conn.is_usable():
+            return
+        conn.close()
+
+
 def _aborted(context: grpc.ServicerContext) -> bool:
     # context.abort() raises a bare Exception after setting the status: let it through.
     code = context.code()
     return code is not None and code != grpc.StatusCode.OK
 
 
-def guarded(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable[[Any, grpc.ServicerContext], Any]:
+def guarded(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str, *,
+            uses_database: bool = True) -> Callable[[Any, grpc.ServicerContext], Any]:
     """Wrap one unary handler: fresh database connections, and errors mapped as above.
 
     Handlers run on the server's worker threads, which never see Django's request
     signals: a connection left broken (PostgreSQL restarted) or past its age would
-    otherwise stay with the thread for ever, so it is dropped before and after each call.
+    otherwise stay with the thread for ever, so it is dropped before and after each call,
+    and checked before a handler that uses the database runs.
     """
 
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         close_old_connections()
         try:
+            if uses_database:
+                live_connection()
             return behavior(request, context)
         except ApplicationError as err:
             context.abort_with_status(error_status(err))
@@ -102,14 +129,22 @@ def guarded(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Applies ``guarded`` to every unary-unary method of every service on the server."""
+    """Applies ``guarded`` to every unary-unary method of every service on the server.
+
+    Only methods under ``database_prefixes`` get the connection check: a health probe
+    every few seconds should not cost a database round trip.
+    """
+
+    def __init__(self, database_prefixes: tuple[str, ...] = ("/authenticator.",)) -> None:
+        self.database_prefixes = database_prefixes
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None or handler.request_streaming or handler.response_streaming:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            guarded(handler.unary_unary, handler_call_details.method),
+            guarded(handler.unary_unary, handler_call_details.method,
+                    uses_database=handler_call_details.method.startswith(self.database_prefixes)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

@@ -76,21 +76,27 @@ def test_a_handler_recovers_after_the_database_drops_its_connections(stub):
             assert answer.user.phone_number == "+447400123456"
 
 
-def test_the_server_command_serves_health_and_exits_zero_on_sigterm(settings):
-    from django.db import connection as conn
+def command_env() -> dict[str, str]:
+    """The environment for a ``manage.py`` child: test settings and the test database,
+    which exists while the suite runs (the configured one may not, as in CI)."""
+    from urllib.parse import quote
 
-    env = {
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    return {
         **os.environ,
         "DEBUG": "1",
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "PYTHONUNBUFFERED": "1",
-        # The test database: it exists while the suite runs, and the command must not
-        # touch anyone's real one.
-        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**{**conn.settings_dict, "PORT": conn.settings_dict["PORT"] or 5432}),
+        "DATABASE_URL": f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
     }
+
+
+@pytest.mark.django_db
+def test_the_server_command_serves_health_and_exits_zero_on_sigterm():
     process = subprocess.Popen(
         [sys.executable, "manage.py", "grpcserver", "--bind", "127.0.0.1:0", "--workers", "2", "--grace", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         line = process.stdout.readline()
@@ -113,6 +119,7 @@ def test_the_server_command_serves_health_and_exits_zero_on_sigterm(settings):
             process.communicate()
 
 
+@pytest.mark.django_db
 def test_the_server_command_refuses_a_taken_port():
     from authenticator.grpc.server import build_server
 
@@ -120,7 +127,7 @@ def test_the_server_command_refuses_a_taken_port():
     try:
         process = subprocess.run(
             [sys.executable, "manage.py", "grpcserver", "--bind", f"127.0.0.1:{taken.port}", "--workers", "1"],
-            cwd=ROOT, env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings_test"},
+            cwd=ROOT, env=command_env(),
             capture_output=True, text=True, timeout=60, check=False,
         )
     finally:
