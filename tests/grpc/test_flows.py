@@ -191,7 +191,8 @@ def test_eight_concurrent_verifications_of_one_code_give_exactly_one_success(grp
     for thread in threads:
         thread.join()
     assert outcomes.count("ok") == 1, outcomes
-    assert set(outcomes) == {"ok", "invalid_otp"}, outcomes
+    # Losers see the code used (invalid_otp) or, past five counted tries, too_many_attempts.
+    assert set(outcomes) <= {"ok", "invalid_otp", "too_many_attempts"}, outcomes
     assert LoginState.objects.count() == 1
     connections.close_all()
 
