@@ -30,7 +30,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 
 from .conf import app_settings
-from .errors import ApplicationError, InvalidToken, OtpExpired, TokenizerUnavailable, TooManyAttempts
+from .errors import (
+    ApplicationError,
+    InvalidToken,
+    OtpExpired,
+    TokenizerUnavailable,
+    TooManyAttempts,
+)
 
 T = TypeVar("T")
 

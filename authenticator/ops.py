@@ -84,3 +84,35 @@ CHECKS: dict[str, Callable[[], Check]] = {
     "redis": check_redis,
     "tokenizer": check_tokenizer,
 }
+
+
+PROBE_URL_NAMES = frozenset({"healthz", "readyz", "metrics"})
+PROBE_URL_NAMES_SUFFIXES = tuple(PROBE_URL_NAMES)
+
+
+class ProbeMiddleware:
+    """Answers /healthz, /readyz and /metrics before anything checks the Host header.
+
+    Kubernetes probes and Prometheus address a pod by its IP, so their Host header is
+    an address no ALLOWED_HOSTS lists, and Django would refuse them (400) in
+    CommonMiddleware. These three views read nothing from the request and build no URLs,
+    so serving them whatever the Host is safe; every other path keeps the check.
+    Place it right after ``RequestIdMiddleware`` (access log and metrics still see them).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.urls import Resolver404, resolve
+
+        if not request.path_info.endswith(PROBE_URL_NAMES_SUFFIXES):  # the common case, no resolve()
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if match.url_name in PROBE_URL_NAMES and not match.namespace:
+            request.resolver_match = match
+            return match.func(request, *match.args, **match.kwargs)
+        return self.get_response(request)

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: a request id for every log line of the request, access log, metrics.
     "authenticator.logging.RequestIdMiddleware",
+    # Probes and scrapers address the pod by IP: served before the Host check.
+    "authenticator.ops.ProbeMiddleware",
     "authenticator.middleware.ClientIpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from any server role (gunicorn, hypercorn).

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib
+
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from accounts.models import User, UserStatus
@@ -10,12 +12,23 @@ from tests.factories import UserFactory
 SUPPORT_PASSWORD = "support-staff-pass-8391"
 
 
+def support_group() -> Group:
+    """The group accounts migration 0004 creates. A transactional test's flush empties the
+    auth tables (permissions come back at once, the group does not): rebuild it the same way."""
+    migration = importlib.import_module("accounts.migrations.0004_support_group")
+    group, created = Group.objects.get_or_create(name=migration.GROUP)
+    if created:
+        for app_label, codename in migration.PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return group
+
+
 def make_support(**fields) -> User:
     user = UserFactory(
         phone_number=fields.pop("phone_number", "+447400900001"), country_id="GB", name=fields.pop("name", "Sam Support"),
         is_staff=True, status=UserStatus.ACTIVE, password=SUPPORT_PASSWORD, **fields,
     )
-    user.groups.add(Group.objects.get(name="Support"))
+    user.groups.add(support_group())
     return user
 
 

@@ -27,7 +27,7 @@ from .conftest import SUPPORT_PASSWORD, make_support
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread must see the rows
+pytestmark = pytest.mark.django_db(transaction=True)  # the live server thread must see the rows
 
 
 @pytest.fixture

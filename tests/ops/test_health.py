@@ -104,7 +104,7 @@ def test_readyz_is_503_when_postgresql_is_unreachable(refused_url, tmp_path):
         "r = Client().get('/readyz');"
         "print(json.dumps({'status': r.status_code, 'body': r.content.decode()}))"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], check=False, cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["status"] == 503
@@ -113,3 +113,16 @@ def test_readyz_is_503_when_postgresql_is_unreachable(refused_url, tmp_path):
     assert body["checks"]["database"]["error"] == "OperationalError"
     assert "s3cret-db-password" not in answer["body"] and port not in answer["body"]
     assert "s3cret-db-password" not in done.stderr  # nor in the log lines
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_whatever_the_host_header_says(client, path):
+    # Kubernetes probes and Prometheus use the pod's IP as Host, which ALLOWED_HOSTS lacks.
+    response = client.get(path, HTTP_HOST="10.42.7.19:8000")
+    assert response.status_code == 200, response.content
+    assert response["X-Request-ID"]
+
+
+def test_other_paths_still_refuse_an_unknown_host(client):
+    assert client.get("/api/v1/me", HTTP_HOST="10.42.7.19:8000").status_code == 400
+    assert client.get("/admin/login/", HTTP_HOST="10.42.7.19:8000").status_code == 400
