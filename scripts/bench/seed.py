@@ -69,6 +69,9 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
     now = datetime.now(UTC)
     with psycopg.connect(database_url) as db:
         done = db.execute("SELECT count(*) FROM users WHERE phone_number LIKE '+4477%%'").fetchone()[0]
+        # A column the OTP model gained later (carried-over tries); seed it when present.
+        inherited = bool(db.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'otps' "
+                                    "AND column_name = 'inherited_attempts'").fetchone())
         for start in range(done, users, batch):
             stop = min(users, start + batch)
             user_ids = copy_users(db, [(seed_phone(i), f"seed{i}@example.net") for i in range(start, stop)], ids)
@@ -79,14 +82,16 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
                 for user_id in user_ids:
                     copy.write_row((ids.next(), user_id, "seed", "GB", "81.2.69.160", "seed/1.0", "otp_sms", "logged_out",
                                     now - timedelta(days=2), now - timedelta(days=1)))
+            extra = ", inherited_attempts" if inherited else ""
             with db.cursor().copy(
-                "COPY otps (id, user_id, otp, purpose, channel, sent_to, attempts, created_at, expired_at, consumed_at)"
+                f"COPY otps (id, user_id, otp, purpose, channel, sent_to, attempts, created_at, expired_at, consumed_at{extra})"
                 " FROM STDIN"
             ) as copy:
                 for user_id in user_ids:
                     digest = hashlib.sha256(str(user_id).encode()).hexdigest()
-                    copy.write_row((ids.next(), user_id, digest, "signin", "sms", "seed", 1, now - timedelta(days=2),
-                                    now - timedelta(days=2) + timedelta(minutes=5), now - timedelta(days=2)))
+                    row = (ids.next(), user_id, digest, "signin", "sms", "seed", 1, now - timedelta(days=2),
+                           now - timedelta(days=2) + timedelta(minutes=5), now - timedelta(days=2))
+                    copy.write_row((*row, 0) if inherited else row)
             db.commit()
             if progress:
                 print(f"  seeded {stop:,}/{users:,} users (+ login states, OTP rows) in {time.perf_counter() - started:.1f}s",
