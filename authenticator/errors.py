@@ -120,6 +120,31 @@ class IdentityProviderUnavailable(ServiceUnavailable):
     code, detail = "identity_provider_unavailable", "Google sign-in is unavailable; try again shortly."
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code, detail = "database_unavailable", "The service is briefly unavailable; try again shortly."
+
+
+def as_application_error(exc: BaseException) -> ApplicationError | None:
+    """The domain error an infrastructure failure means to a client, if any.
+
+    Every transport asks this before treating an exception as a bug, so a database that
+    is down or restarting answers 503 / UNAVAILABLE / exit 9 everywhere, never a 500.
+    """
+    if isinstance(exc, ApplicationError):
+        return exc
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return DatabaseUnavailable()
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # pragma: no cover - the pool is a dependency
+        return None
+    if isinstance(exc, PoolTimeout):
+        return DatabaseUnavailable()
+    return None
+
+
 def all_errors() -> list[type[ApplicationError]]:
     """Every concrete error class, for the table-driven transport tests."""
     seen: list[type[ApplicationError]] = []

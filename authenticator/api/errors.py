@@ -9,7 +9,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from ..errors import ApplicationError
+from ..errors import ApplicationError, as_application_error
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,11 @@ def error_response(exc: ApplicationError) -> Response:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ApplicationError):
-        return error_response(exc)
+    mapped = as_application_error(exc)
+    if mapped is not None:
+        if not isinstance(exc, ApplicationError):
+            log.warning("dependency failure answered 503: %s", type(exc).__name__)
+        return error_response(mapped)
     if isinstance(exc, drf.ValidationError):
         return Response(
             {"code": "invalid_request", "detail": "The request is invalid.", "errors": _field_errors(exc.detail)},

@@ -20,7 +20,7 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import ApplicationError
+from ..errors import ApplicationError, as_application_error
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,13 @@ def guarded(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str, *
             return behavior(request, context)
         except ApplicationError as err:
             context.abort_with_status(error_status(err))
-        except Exception:
+        except Exception as exc:
             if _aborted(context):
                 raise
+            mapped = as_application_error(exc)
+            if mapped is not None:
+                log.warning("gRPC %s: dependency failure answered %s", method, mapped.grpc_status)
+                context.abort_with_status(error_status(mapped))
             log.exception("gRPC %s failed", method)
             context.abort_with_status(server_error_status())
         finally:

@@ -25,7 +25,7 @@ from accounts.validation import normalise_email, normalise_phone
 from sessions_log.services import Device
 
 from ..conf import app_settings
-from ..errors import ApplicationError, InvalidInput, NotFound
+from ..errors import ApplicationError, InvalidInput, NotFound, as_application_error
 
 MAX_BIGINT = 2**63 - 1
 
@@ -184,7 +184,10 @@ class FlowCommand(BaseCommand):
             # stderr, so a script reading stdout gets only the result.
             with contextlib.redirect_stdout(sys.stderr):
                 return super().execute(*args, **options)
-        except ApplicationError as err:
+        except Exception as exc:
+            err = as_application_error(exc)
+            if err is None:
+                raise
             status, line = error_exit(err, as_json=self._json)
             self.stderr.write(line, style_func=None if not self._json else _plain)
             raise SystemExit(status) from None

@@ -142,3 +142,15 @@ def test_equivalent_phone_spellings_share_one_rate_limit_key(api):
     for spelling in ["+447400123456", "+٤٤٧٤٠٠١٢٣٤٥٦", "＋４４７４００１２３４５６", "07400123456"]:
         response = api.post("/api/v1/auth/otp", {"phone_number": spelling, "country_id": "GB"}, format="json")
         assert response.status_code == 429, spelling
+
+
+@pytest.mark.parametrize("exc_name", ["OperationalError", "InterfaceError"])
+def test_a_database_outage_is_a_503_not_a_500(exc_name):
+    from django.db import utils
+
+    from authenticator.api.errors import exception_handler
+
+    response = exception_handler(getattr(utils, exc_name)("server closed the connection unexpectedly"), {})
+    assert response.status_code == 503
+    assert response.data["code"] == "database_unavailable"
+    assert int(response["Retry-After"]) > 0
