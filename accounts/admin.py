@@ -194,6 +194,12 @@ class UserAdmin(BaseUserAdmin):
     filter_horizontal = ("groups", "user_permissions")
     actions = tuple(_bulk(kind) for kind in ACTIONS)
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # every account's history starts with its creation, as in user_create
+            StatusHistory.objects.create(user=obj, status=obj.status, previous_status=None,
+                                         reason="created in the admin", actor=request.user, actor_label="admin")
+
     # -- what a user's page shows ----------------------------------------------------------
 
     def get_inlines(self, request, obj):

@@ -79,3 +79,11 @@ if _control_socket:
 
 # Development only (docker-compose.yml): restart workers when the code changes.
 reload = os.environ.get("GUNICORN_RELOAD", "").lower() in {"1", "true", "yes", "on"}
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """With PROMETHEUS_MULTIPROC_DIR set, forget a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
