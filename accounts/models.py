@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 
-from authenticator.ids import next_id
+from authenticator.ids import SonyflakeField
 
 from .managers import UserManager
 
@@ -26,7 +26,7 @@ class UserStatus(models.TextChoices):
 class User(AbstractBaseUser, PermissionsMixin):
     """A person. Non-staff users have an unusable password: they sign in by OTP or Google."""
 
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    id = SonyflakeField()
     type = models.CharField(max_length=16, choices=UserType.choices, default=UserType.PHONE)
     country_id = models.CharField("country", max_length=2, help_text="ISO 3166-1 alpha-2")
     phone_number = models.CharField(max_length=16, unique=True, help_text="E.164")
@@ -81,7 +81,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class StatusHistory(models.Model):
     """One row for every change of a user's status, written in the same transaction."""
 
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    id = SonyflakeField()
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_histories")
     status = models.CharField(max_length=16, choices=UserStatus.choices)
     previous_status = models.CharField(max_length=16, choices=UserStatus.choices, null=True, blank=True)
@@ -104,7 +104,7 @@ class StatusHistory(models.Model):
 class SocialIdentity(models.Model):
     """A sign-in identity at an outside provider (Google through Firebase) linked to a user."""
 
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    id = SonyflakeField()
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identities")
     provider = models.CharField(max_length=32, help_text='e.g. "google.com"')
     uid = models.CharField(max_length=128, help_text="the provider's stable user id")

@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from django.db import models
+
 EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
 EPOCH_MS = int(EPOCH.timestamp() * 1000)
 TIME_BITS, SEQUENCE_BITS, MACHINE_BITS = 39, 8, 16
@@ -211,3 +213,26 @@ os.register_at_fork(after_in_child=generator.after_fork)
 def next_id() -> int:
     """Default for every model's primary key."""
     return generator.next_id()
+
+
+class SonyflakeField(models.BigIntegerField):
+    """A 64-bit primary key minted from ``next_id`` when the row is first saved.
+
+    Not at instantiation: Django builds model instances that are never saved (system
+    checks, empty forms), and minting an id leases a machine id, which needs the
+    database. ``save()``, ``objects.create()`` and ``bulk_create()`` all ask
+    ``get_pk_value_on_save``; code that needs the id before saving passes one.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("primary_key", True)
+        kwargs.setdefault("editable", False)
+        # A default keeps Django's "insert, don't try an UPDATE first" path for new rows.
+        kwargs.setdefault("default", next_id)
+        super().__init__(*args, **kwargs)
+
+    def get_default(self):
+        return None
+
+    def get_pk_value_on_save(self, instance):
+        return next_id()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from authenticator.ids import next_id
+from authenticator.ids import SonyflakeField
 
 
 class OtpPurpose(models.TextChoices):
@@ -20,7 +20,7 @@ class OtpChannel(models.TextChoices):
 class Otp(models.Model):
     """A one-time password sent to a user. ``otp`` holds an HMAC of the code, never the code."""
 
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    id = SonyflakeField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="otps")
     otp = models.CharField(max_length=64, help_text="HMAC-SHA256 of the code, hex")
     purpose = models.CharField(max_length=16, choices=OtpPurpose.choices)

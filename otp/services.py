@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from authenticator.conf import app_settings
+from authenticator.ids import next_id
 from authenticator.errors import InvalidOtp, OtpExpired, TooManyAttempts
 
 from .models import Otp
@@ -68,7 +69,7 @@ def otp_issue(*, user, purpose: str, channel: str, sent_to: str) -> tuple[Otp, s
     now = timezone.now()
     expires = now + timedelta(seconds=int(app_settings.OTP_TTL))
     code = otp_generate()
-    otp = Otp(user_id=user.pk, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
+    otp = Otp(id=next_id(), user_id=user.pk, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
               channel=channel, sent_to=sent_to, created_at=now, expired_at=expires)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from authenticator.ids import next_id
+from authenticator.ids import SonyflakeField
 
 
 class LoginStatus(models.TextChoices):
@@ -20,7 +20,7 @@ class LoginState(models.Model):
     there is no truthful value before the session ends); it is set when it ends.
     """
 
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
+    id = SonyflakeField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_states")
     logged_in_on = models.CharField(max_length=128, blank=True, default="", help_text="device / platform the client reports")
     logged_in_from = models.CharField(max_length=128, blank=True, default="", help_text="country/city of the IP")
