@@ -11,6 +11,13 @@ set -eu
 # The project root: /app in the image, the checkout elsewhere.
 cd "$(dirname "$0")/.."
 
+# Several worker processes share their Prometheus metrics through this directory; it
+# must start empty (prometheus-client multiprocess mode).
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
 
