@@ -137,10 +137,13 @@ def as_application_error(exc: BaseException) -> ApplicationError | None:
     if isinstance(exc, (OperationalError, InterfaceError)):
         return DatabaseUnavailable()
     try:
+        import psycopg
         from psycopg_pool import PoolTimeout
     except ImportError:  # pragma: no cover - the pool is a dependency
         return None
-    if isinstance(exc, PoolTimeout):
+    # psycopg's own errors reach here from connections Django doesn't wrap (the
+    # Sonyflake machine-id lease opens its own when the database comes back).
+    if isinstance(exc, (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError)):
         return DatabaseUnavailable()
     return None
 

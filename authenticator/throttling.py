@@ -33,7 +33,13 @@ def otp_send_allowed(*, identifier: str, purpose: str) -> None:
     ident = f"{purpose}:{identifier}"
     try:
         cooldown_key = _key("cooldown", ident)
-        if not cache.add(cooldown_key, now + cooldown, timeout=cooldown):
+        added = cache.add(cooldown_key, now + cooldown, timeout=cooldown)
+        if added is None:
+            # django-redis swallowed a connection error (DJANGO_REDIS_IGNORE_EXCEPTIONS) and
+            # answers None, not False: the cache is down, so fail open, as documented.
+            log.warning("otp send limit skipped: cache unavailable")
+            return
+        if not added:
             until = cache.get(cooldown_key) or (now + cooldown)
             raise RateLimited(retry_after=int(until - now) + 1)
         window = int(now // 3600)
@@ -44,7 +50,7 @@ def otp_send_allowed(*, identifier: str, purpose: str) -> None:
         except ValueError:  # evicted between add and incr
             cache.set(hour_key, 1, timeout=3600)
             count = 1
-        if count > per_hour:
+        if count is not None and count > per_hour:  # None: the cache went away meanwhile
             raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
     except RateLimited:
         raise

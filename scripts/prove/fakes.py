@@ -4,7 +4,7 @@
   hangs, answers 500, or answers junk (``"hang"``, ``"500"``, ``"junk"``, ``"bad_shape"``).
   ``refused_url()`` is a URL where nothing listens (connection refused).
 - ``TcpProxy``: sits between the service and PostgreSQL or Redis; ``down()`` drops every
-  connection and refuses new ones (the server is gone), ``up()`` brings it back,
+  connection and resets new ones (the server is gone), ``up()`` brings it back,
   ``kill_one()`` drops one connection (one backend killed). It lets the fault proofs run
   without restarting the machine's shared PostgreSQL/Redis.
 """
@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,25 +95,26 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._listener: socket.socket | None = None
-        self._accepting = threading.Event()
+        self._down = False
 
     def start(self) -> TcpProxy:
-        self.up()
-        return self
-
-    def up(self) -> None:
+        # The port stays bound while "down": closed, it could be handed out as some
+        # outgoing connection's source port and never be ours again.
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(256)
         self._listener = listener
+        self._down = False
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def up(self) -> None:
+        self._down = False
 
     def down(self) -> None:
-        """Refuse new connections and drop the open ones: the server went away."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
+        """Drop the open connections and reset new ones at once: the server went away."""
+        self._down = True
         with self._lock:
             pairs, self._pairs = self._pairs, []
         for a, b in pairs:
@@ -130,6 +132,9 @@ class TcpProxy:
 
     def stop(self) -> None:
         self.down()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -137,6 +142,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._down:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, like a dead port
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)

@@ -113,7 +113,7 @@ def main() -> int:
               f"(seed {args.seed}, {args.max_examples} examples per operation, all checks)")
         print(run.output if run.exit_code else run.summary)
         failed |= run.exit_code != 0
-    print(f"server tracebacks logged: {len(logged)}")
+    print(f"500s logged by the server: {len(logged)}")
     return 1 if failed or logged else 0
 
 

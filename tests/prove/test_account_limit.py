@@ -49,3 +49,21 @@ def test_new_codes_are_born_locked_after_exactly_the_account_ceiling_of_wrong_tr
         _wrong_round(user)  # every one of these codes is still born unlocked
     otp, _code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
     assert otp.attempts == 5  # born locked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_limits_fail_open_when_redis_is_unreachable(settings):
+    """A Redis outage must not refuse every code (the wrong-try limit lives in PostgreSQL)."""
+    from django.core.cache import caches
+
+    from authenticator.throttling import otp_send_allowed
+    from scripts.prove.harness import free_port
+
+    dead = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {**settings.CACHES["default"].get("OPTIONS", {}), "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}
+    settings.CACHES = {"default": dead}
+    try:
+        for _ in range(3):  # the cooldown would refuse the 2nd if the outage were read as "already sent"
+            otp_send_allowed(identifier="+447400123456", purpose=OtpPurpose.SIGNIN)
+    finally:
+        caches["default"].close()
