@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate check clean
+.PHONY: run test install install-test migrate check clean prove bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,17 @@ check: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+## Security proofs at full size against a live gunicorn (fuzz 200 examples/operation,
+## brute force, 16 processes x 200 redemptions, 1,000-request enumeration, hostile input),
+## then the fault proofs (Tokenizer, and PostgreSQL/Redis behind a local proxy; pass
+## FAULTS_ARGS=--real to restart the real servers on a machine of your own).
+## Needs DATABASE_URL (a scratch database) and REDIS_URL. See docs/prove.md.
+prove: install-test
+	$(PY) -m scripts.prove.run $(PROVE_ARGS)
+	$(PY) -m scripts.prove.faults $(FAULTS_ARGS)
+
+## Throughput and latency of full flows vs a bare Django + DRF endpoint, same run.
+## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See docs/prove.md.
+bench: install-test
+	$(PY) -m scripts.bench.bench $(BENCH_ARGS)
