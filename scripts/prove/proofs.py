@@ -279,8 +279,12 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
     per = n // 4
     base = rng.randrange(1_000_000, 8_000_000)
     tag = f"{rng.randrange(16**6):06x}"
-    known_phones = [unique_phone(base + i) for i in range(per)]
-    unknown_phones = [unique_phone(base + per + i) for i in range(per)]
+    # Numbers of their own (+44 743x), minus any an earlier run left in the database.
+    candidates = [unique_phone(base + i, prefix="+44743") for i in range(3 * per)]
+    with psycopg.connect(database_url) as db:
+        taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
+    free = [p for p in candidates if p not in taken]
+    known_phones, unknown_phones = free[:per], free[per:2 * per]
     known_emails = [f"known{i}.{tag}@example.com" for i in range(per)]
     unknown_emails = [f"nobody{i}.{tag}@example.com" for i in range(per)]
     seed_active_users(database_url, known_phones, known_emails)
@@ -350,7 +354,12 @@ def hostile_input(base_url: str, *, bearer: str | None = None, seed: int = 3, fu
 
     def send(label: str, method: str, path: str, **kwargs: Any) -> None:
         try:
-            response = client.request(method, path, **kwargs)
+            try:
+                response = client.request(method, path, **kwargs)
+            except httpx.RemoteProtocolError:
+                # A kept-alive connection the server closed after refusing an oversized
+                # body (413 without reading it): retry once on a fresh one, as clients do.
+                response = client.request(method, path, **kwargs)
         except (UnicodeEncodeError, httpx.LocalProtocolError):
             return  # the client refuses to send it; raw-socket cases below cover bytes
         except httpx.TransportError as exc:  # the server dropped us: as bad as a 500
