@@ -38,9 +38,13 @@ class Ids:
         return value
 
 
+SEED_PREFIX = "+1646"
+
+
 def seed_phone(i: int) -> str:
-    """Valid-looking E.164 numbers that proofs and the bench never use (+44 77xx)."""
-    return f"+4477{i:08d}"
+    """Distinct valid US numbers, +1 646 200-0000 … +1 646 299-9999 (i < 1,000,000); the
+    proofs use +44 numbers. (UK blocks have unallocated holes phonenumbers refuses.)"""
+    return f"{SEED_PREFIX}{200 + i // 10_000:03d}{i % 10_000:04d}"
 
 
 USER_COLUMNS = ("id", "password", "is_superuser", "type", "country_id", "phone_number", "name", "email", "status", "tier",
@@ -48,7 +52,7 @@ USER_COLUMNS = ("id", "password", "is_superuser", "type", "country_id", "phone_n
 
 
 def copy_users(db: psycopg.Connection, people: list[tuple[str, str | None]], ids: Ids | None = None,
-               status: str = "active") -> list[int]:
+               status: str = "active", country: str = "GB") -> list[int]:
     """Insert active users ``(phone, email)``; returns their ids. The caller commits."""
     ids = ids or Ids(days_ago=1)
     now = datetime.now(UTC)
@@ -57,24 +61,26 @@ def copy_users(db: psycopg.Connection, people: list[tuple[str, str | None]], ids
         for phone, email in people:
             user_id = ids.next()
             out.append(user_id)
-            copy.write_row((user_id, UNUSABLE_PASSWORD, False, "phone", "GB", phone, "Seeded", email, status, 1, 1,
+            copy.write_row((user_id, UNUSABLE_PASSWORD, False, "phone", country, phone, "Seeded", email, status, 1, 1,
                             False, now, now, now))
     return out
 
 
 def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool = True) -> dict[str, float]:
     """``users`` users, one login state and one (expired, used) OTP row each."""
+    if users > 1_000_000:
+        raise ValueError("seed_phone numbers run out past 1,000,000 users")
     started = time.perf_counter()
     ids = Ids(days_ago=60)
     now = datetime.now(UTC)
     with psycopg.connect(database_url) as db:
-        done = db.execute("SELECT count(*) FROM users WHERE phone_number LIKE '+4477%%'").fetchone()[0]
+        done = db.execute("SELECT count(*) FROM users WHERE phone_number LIKE %s", [SEED_PREFIX + "%"]).fetchone()[0]
         # A column the OTP model gained later (carried-over tries); seed it when present.
         inherited = bool(db.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'otps' "
                                     "AND column_name = 'inherited_attempts'").fetchone())
         for start in range(done, users, batch):
             stop = min(users, start + batch)
-            user_ids = copy_users(db, [(seed_phone(i), f"seed{i}@example.net") for i in range(start, stop)], ids)
+            user_ids = copy_users(db, [(seed_phone(i), f"seed{i}@example.net") for i in range(start, stop)], ids, country="US")
             with db.cursor().copy(
                 "COPY login_states (id, user_id, logged_in_on, logged_in_from, logged_in_ip, user_agent, method, status,"
                 " logged_in_at, logged_out_at) FROM STDIN"
@@ -108,7 +114,7 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000, help="at most 1,000,000")
     args = parser.parse_args()
     print(seed(args.database_url, args.users))
 
