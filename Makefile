@@ -55,12 +55,12 @@ clean:
 ## brute force, 16 processes x 200 redemptions, 1,000-request enumeration, hostile input),
 ## then the fault proofs (Tokenizer, and PostgreSQL/Redis behind a local proxy; pass
 ## FAULTS_ARGS=--real to restart the real servers on a machine of your own).
-## Needs DATABASE_URL (a scratch database) and REDIS_URL. See docs/prove.md.
+## Needs DATABASE_URL (a scratch database) and REDIS_URL. See README.md, "Proofs and benchmark".
 prove: install-test
 	$(PY) -m scripts.prove.run $(PROVE_ARGS)
 	$(PY) -m scripts.prove.faults $(FAULTS_ARGS)
 
 ## Throughput and latency of full flows vs a bare Django + DRF endpoint, same run.
-## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See docs/prove.md.
+## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See README.md, "Proofs and benchmark".
 bench: install-test
 	$(PY) -m scripts.bench.bench $(BENCH_ARGS)

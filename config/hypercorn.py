@@ -45,7 +45,7 @@ def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-bind = _env_list("H2_BIND") or [f"{os.environ.get('HOST') or '0.0.0.0'}:{_env_int('PORT', 8443)}"]
+bind = _env_list("H2_BIND") or [f"{os.environ.get('HOST') or '0.0.0.0'}:{_env_int('PORT', 8443)}"]  # nosec B104 - a container listens on all its interfaces
 
 # --- TLS ----------------------------------------------------------------------------------
 certfile = os.environ.get("H2_CERTFILE") or None

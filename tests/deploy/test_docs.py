@@ -10,8 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def deploy_docs() -> str:
-    # docs/deploy.md, or README.md once those sections are merged into it.
-    return "\n".join(p.read_text() for p in (ROOT / "docs" / "deploy.md", ROOT / "README.md") if p.is_file())
+    return (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Run in a fresh process with only production-like environment variables (the test
 process has DEBUG=1 from the test settings; none of it is inherited). The variables are
-the ones docs/operations.md lists.
+the ones README.md lists (Operations).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Static checks: Django's deploy checks with production settings, bandit, ruff.
 
 pip-audit needs the network to read the advisory database; it is not run here and not
-claimed clean (see docs/prove.md).
+claimed clean (see README.md).
 """
 
 from __future__ import annotations
