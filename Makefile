@@ -55,12 +55,15 @@ clean:
 ## brute force, 16 processes x 200 redemptions, 1,000-request enumeration, hostile input),
 ## then the fault proofs (Tokenizer, and PostgreSQL/Redis behind a local proxy; pass
 ## FAULTS_ARGS=--real to restart the real servers on a machine of your own).
-## Needs DATABASE_URL (a scratch database) and REDIS_URL. See README.md, "Proofs and benchmark".
+## DATABASE_URL (a scratch database) and REDIS_URL default to the local servers.
+## See README.md, "Proofs and benchmark".
+SCRATCH_ENV = DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/authn_prove} \
+              REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/13}
 prove: install-test
-	$(PY) -m scripts.prove.run $(PROVE_ARGS)
-	$(PY) -m scripts.prove.faults $(FAULTS_ARGS)
+	$(SCRATCH_ENV) $(PY) -m scripts.prove.run $(PROVE_ARGS)
+	$(SCRATCH_ENV) $(PY) -m scripts.prove.faults $(FAULTS_ARGS)
 
 ## Throughput and latency of full flows vs a bare Django + DRF endpoint, same run.
 ## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See README.md, "Proofs and benchmark".
 bench: install-test
-	$(PY) -m scripts.bench.bench $(BENCH_ARGS)
+	$(SCRATCH_ENV) $(PY) -m scripts.bench.bench $(BENCH_ARGS)
