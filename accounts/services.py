@@ -28,6 +28,14 @@ def validation_to_input_error(exc: ValidationError, field: str) -> InvalidInput:
     return InvalidInput(extra={"errors": {field: [{"code": code, "message": str(exc.messages[0])}]}})
 
 
+def phone_and_country(*, phone_number: str, country_id: str) -> tuple[str, str]:
+    """E.164 number and ISO country, consistent with each other, or field errors."""
+    try:
+        return normalise_phone_for_country(phone_number, country_id)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, "country_id" if exc.code == "invalid_country" else "phone_number") from None
+
+
 def _integrity_to_conflict(exc: IntegrityError) -> Exception:
     text = str(exc).lower()
     if "email" in text:
@@ -52,15 +60,12 @@ def user_create(
     actor_label: str = "signup",
     **extra: Any,
 ) -> User:
-    try:
-        phone, country = normalise_phone_for_country(phone_number, country_id)
-    except ValidationError as exc:
-        raise validation_to_input_error(exc, "phone_number" if exc.code != "invalid_country" else "country_id")
+    phone, country = phone_and_country(phone_number=phone_number, country_id=country_id)
     if email:
         try:
             email = normalise_email(email)
         except ValidationError as exc:
-            raise validation_to_input_error(exc, "email")
+            raise validation_to_input_error(exc, "email") from None
     user = User(
         phone_number=phone,
         country_id=country,
@@ -122,22 +127,6 @@ def user_set_status(
                 setattr(user, name, value)
     if not allowed:
         raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
-    return user
-    if status not in ALLOWED_TRANSITIONS.get(previous, set()):
-        raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
-    now = timezone.now()
-    User.objects.filter(pk=user.pk).update(status=status, updated_at=now, **also)
-    StatusHistory.objects.create(
-        user_id=user.pk,
-        status=status,
-        previous_status=previous,
-        reason=reason[:500],
-        actor=actor,
-        actor_label=actor_label if actor is None else (actor_label or "staff"),
-    )
-    user.status, user.updated_at = status, now
-    for name, value in also.items():
-        setattr(user, name, value)
     return user
 
 

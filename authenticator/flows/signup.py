@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
 from accounts.selectors import user_email_taken, user_get_by_phone
-from accounts.services import user_create, user_set_status, validation_to_input_error
-from accounts.validation import normalise_phone_for_country
+from accounts.services import phone_and_country, user_create, user_set_status, validation_to_input_error
 from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
@@ -47,10 +46,7 @@ def signup_start(
         type = UserType.GOOGLE
         if not email and identity.email_verified:
             email = identity.email
-    try:
-        phone, country = normalise_phone_for_country(phone_number, country_id)
-    except ValidationError as exc:
-        raise validation_to_input_error(exc, "country_id" if exc.code == "invalid_country" else "phone_number")
+    phone, country = phone_and_country(phone_number=phone_number, country_id=country_id)
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
