@@ -1,9 +1,13 @@
-"""Per-identifier limits on sending codes, in the shared cache (Redis).
+"""Limits kept in the shared cache (Redis): code sends per identifier, requests per IP.
 
 Applied the same way to known and unknown identifiers, so a limit never tells whether an
 account exists. Keys hold a hash of the normalised identifier, never the number or email.
-When the cache is down the limit fails open (logged): the wrong-try limit, which is what
+When the cache is down the limits fail open (logged): the wrong-try limit, which is what
 stops guessing, lives in PostgreSQL and still holds.
+
+On Redis each check is one atomic script — one round trip on the hot, unauthenticated
+path; on any other cache (the embedded local-memory default) the same rules run through
+Django's cache API.
 """
 
 from __future__ import annotations
@@ -19,6 +23,42 @@ from .errors import RateLimited
 
 log = logging.getLogger(__name__)
 
+# KEYS: cooldown, hour counter. ARGV: now, cooldown seconds, per-hour cap.
+# Returns {0, n} allowed (n-th this hour), {1, until} in cooldown, {2, n} over the cap.
+_SEND_SCRIPT = """
+local until_ = redis.call('GET', KEYS[1])
+if until_ then return {1, until_} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], 3600) end
+if n > tonumber(ARGV[3]) then return {2, tostring(n)} end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])), 'EX', ARGV[2])
+end
+return {0, tostring(n)}
+"""
+
+# KEYS: the window's counter. ARGV: window seconds. Returns the count in this window.
+_WINDOW_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _redis_script(source: str):
+    """(redis client, registered script) when the cache is django-redis, else None."""
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if get_client is None:
+        return None
+    client = get_client(write=True)
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script
+
 
 def _key(kind: str, identifier: str) -> str:
     digest = hashlib.sha256(identifier.encode()).hexdigest()[:32]
@@ -31,28 +71,54 @@ def otp_send_allowed(*, identifier: str, purpose: str) -> None:
     cooldown = int(app_settings.OTP_RESEND_COOLDOWN)
     per_hour = int(app_settings.OTP_MAX_PER_HOUR)
     ident = f"{purpose}:{identifier}"
+    window = int(now // 3600)
+    cooldown_key, hour_key = _key("cooldown", ident), _key(f"hour{window}", ident)
     try:
-        cooldown_key = _key("cooldown", ident)
-        added = cache.add(cooldown_key, now + cooldown, timeout=cooldown)
-        if added is None:
-            # django-redis swallowed a connection error (DJANGO_REDIS_IGNORE_EXCEPTIONS) and
-            # answers None, not False: the cache is down, so fail open, as documented.
-            log.warning("otp send limit skipped: cache unavailable")
+        script = _redis_script(_SEND_SCRIPT)
+        if script is not None:
+            state, value = script(keys=[cache.make_key(cooldown_key), cache.make_key(hour_key)],
+                                  args=[repr(now), max(cooldown, 0), per_hour])
+            state = int(state)
+            if state == 1:
+                raise RateLimited(retry_after=int(float(value) - now) + 1)
+            if state == 2:
+                raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
             return
-        if not added:
-            until = cache.get(cooldown_key) or (now + cooldown)
-            raise RateLimited(retry_after=int(until - now) + 1)
-        window = int(now // 3600)
-        hour_key = _key(f"hour{window}", ident)
-        cache.add(hour_key, 0, timeout=3600)
-        try:
-            count = cache.incr(hour_key)
-        except ValueError:  # evicted between add and incr
-            cache.set(hour_key, 1, timeout=3600)
-            count = 1
-        if count is not None and count > per_hour:  # None: the cache went away meanwhile
-            raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
+        _send_allowed_by_cache_api(now, cooldown, per_hour, window, cooldown_key, hour_key)
     except RateLimited:
         raise
     except Exception:  # noqa: BLE001 - cache outage: fail open, see module docstring
         log.warning("otp send limit skipped: cache unavailable", exc_info=True)
+
+
+def _send_allowed_by_cache_api(now: float, cooldown: int, per_hour: int, window: int, cooldown_key: str, hour_key: str) -> None:
+    added = cache.add(cooldown_key, now + cooldown, timeout=cooldown) if cooldown > 0 else True
+    if added is None:
+        # django-redis swallowed a connection error (DJANGO_REDIS_IGNORE_EXCEPTIONS) and
+        # answers None, not False: the cache is down, so fail open, as documented.
+        log.warning("otp send limit skipped: cache unavailable")
+        return
+    if not added:
+        until = cache.get(cooldown_key) or (now + cooldown)
+        raise RateLimited(retry_after=int(until - now) + 1)
+    cache.add(hour_key, 0, timeout=3600)
+    try:
+        count = cache.incr(hour_key)
+    except ValueError:  # evicted between add and incr
+        cache.set(hour_key, 1, timeout=3600)
+        count = 1
+    if count is not None and count > per_hour:  # None: the cache went away meanwhile
+        raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
+
+
+def requests_in_window(*, scope: str, ident: str, duration: int) -> tuple[int, float] | None:
+    """Count one request in the current fixed window; (count, seconds left), or None
+    when the cache is not Redis (the caller then uses its own counting)."""
+    script = _redis_script(_WINDOW_SCRIPT)
+    if script is None:
+        return None
+    now = time.time()
+    window = int(now // duration)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    count = int(script(keys=[cache.make_key(f"ip:{scope}:{window}:{digest}")], args=[duration]))
+    return count, (window + 1) * duration - now
