@@ -93,7 +93,8 @@ class CheckedOtp:
 def otp_check(*, user_id: int, purpose: str, code: str) -> CheckedOtp:
     """Count one try against the user's live code and compare; does not consume it.
 
-    Runs in autocommit on purpose: the try must stay counted whatever happens after.
+    The try must stay counted whatever happens after: run it in autocommit, or in a
+    transaction that commits even when the code is refused (``sign_in_complete``).
     Call ``otp_consume`` inside the transaction that acts on the success.
     """
     now = timezone.now()

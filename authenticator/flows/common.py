@@ -14,7 +14,7 @@ from sessions_log.models import LoginState
 from sessions_log.services import Device, login_state_open
 
 from .. import metrics
-from ..errors import AccountBlocked, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
+from ..errors import AccountBlocked, ApplicationError, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
 
@@ -81,32 +81,43 @@ def user_assert_can_sign_in(*, user: User) -> None:
         raise error()
 
 
-def sign_in_complete(*, user: User, device: Device, method: str, before=None) -> SignedIn:
-    """Open a login state and get tokens for it, in one transaction.
+def sign_in_complete(*, user: User, device: Device, method: str, check=None, before=None) -> SignedIn:
+    """Check the code, open a login state and get tokens for it, in one transaction.
 
-    ``before`` runs first inside the same transaction (consume the code, activate the
-    account): if the Tokenizer fails, all of it rolls back — no login state without
-    tokens, no code burnt, no account half-activated — and TokenizerUnavailable (503)
-    goes to the caller.
+    ``check`` (count a try and compare the code) runs first; a refused code raises only
+    after the transaction has committed, so the counted try stays counted — and a right
+    code costs no commit of its own. ``before(checked)`` runs next (consume the code,
+    activate the account). If the Tokenizer fails, all of it rolls back — no login state
+    without tokens, no code burnt, no account half-activated — and TokenizerUnavailable
+    (503) goes to the caller. Concurrent redeemers of one code queue on its row lock;
+    the first to commit wins, the others then find it consumed.
     """
     issued: list[TokenPair] = []
+    refused: ApplicationError | None = None
     try:
         with transaction.atomic():
-            if before is not None:
-                before()
-            # Where and when a user signed in is the login state; users.last_login is
-            # left to the admin's password logins (one UPDATE less per sign-in).
-            state = login_state_open(user=user, device=device, method=method)
-            tokens = tokenizer().issue(
-                subject=str(user.pk),
-                session_id=str(state.pk),
-                amr=[method],
-                level=user.level,
-                ip=device.ip,
-                user_agent=device.user_agent,
-                idempotency_key=f"login-state-{state.pk}",
-            )
-            issued.append(tokens)
+            checked = None
+            if check is not None:
+                try:
+                    checked = check()
+                except ApplicationError as exc:
+                    refused = exc
+            if refused is None and before is not None:
+                before(checked)
+            if refused is None:
+                # Where and when a user signed in is the login state; users.last_login
+                # is left to the admin's password logins (one UPDATE less per sign-in).
+                state = login_state_open(user=user, device=device, method=method)
+                tokens = tokenizer().issue(
+                    subject=str(user.pk),
+                    session_id=str(state.pk),
+                    amr=[method],
+                    level=user.level,
+                    ip=device.ip,
+                    user_agent=device.user_agent,
+                    idempotency_key=f"login-state-{state.pk}",
+                )
+                issued.append(tokens)
     except Exception:
         if issued:  # tokens exist for a session we could not record: withdraw them
             try:
@@ -114,5 +125,7 @@ def sign_in_complete(*, user: User, device: Device, method: str, before=None) ->
             except Exception:  # noqa: BLE001
                 log.warning("could not revoke tokens of an unrecorded session", exc_info=True)
         raise
+    if refused is not None:
+        raise refused
     metrics.sign_in(method=method)
     return SignedIn(user=user, session=state, tokens=tokens)

@@ -59,12 +59,12 @@ def google_sign_in(*, id_token: str, device: Device) -> SignedIn | PhoneVerifica
         user = link.user
         user_assert_can_sign_in(user=user)
         return sign_in_complete(user=user, device=device, method="google",
-                                before=lambda: _touch(link_id=link.pk))
+                                before=lambda _checked: _touch(link_id=link.pk))
     user = _user_with_verified_email(identity)
     if user is not None:
         user_assert_can_sign_in(user=user)
         return sign_in_complete(user=user, device=device, method="google",
-                                before=lambda: identity_link(user=user, identity=identity))
+                                before=lambda _checked: identity_link(user=user, identity=identity))
     return PhoneVerificationRequired(
         continuation=signing.dumps(_claims(identity), salt=CONTINUATION_SALT, compress=True),
         expires_in=CONTINUATION_TTL, email=identity.email if identity.email_verified else None, name=identity.name,

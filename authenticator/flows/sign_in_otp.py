@@ -58,17 +58,21 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
     user = user_for_identifier(identifier)
     if user is None:
         raise InvalidOtp()
-    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code), channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
-    if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
-        raise InvalidOtp()
-    user_assert_can_sign_in(user=user)
     method = "otp_sms" if identifier.kind == "phone" else "otp_email"
 
-    def consume() -> None:
+    def check():
+        checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code),
+                                      channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
+        if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
+            raise InvalidOtp()
+        return checked
+
+    def consume(checked) -> None:
+        user_assert_can_sign_in(user=user)
         otp_consume(checked=checked)
         if identity is not None:
             from .google import identity_link
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method=method, before=consume)
+    return sign_in_complete(user=user, device=device, method=method, check=check, before=consume)

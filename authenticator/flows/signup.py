@@ -84,9 +84,12 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     if user is None or user.status != UserStatus.UNVERIFIED:
         raise InvalidOtp()
     identity = _continuation(google_continuation)
-    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code), channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
 
-    def activate() -> None:
+    def check():
+        return metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code),
+                                   channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
+
+    def activate(checked) -> None:
         otp_consume(checked=checked)
         user_set_status(user=user, status=UserStatus.ACTIVE, reason="phone verified", actor_label="signup",
                         phone_verified_at=timezone.now())
@@ -95,7 +98,7 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method="otp_sms", before=activate)
+    return sign_in_complete(user=user, device=device, method="otp_sms", check=check, before=activate)
 
 
 def _continuation(token: str | None):
