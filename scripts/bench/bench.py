@@ -12,14 +12,20 @@
 3. Phase "service": ``--vus`` virtual users run, for ``--duration`` seconds, full flows:
    OTP sign-in (otp request + otp/verify) of seeded users, then (for half as long) sign-up
    (signup + signup/verify) of new numbers.
-4. Phase "limit": the same virtual users post to a bare Django + DRF endpoint doing one
+4. Phase "grpc": the same virtual users run the same flows over gRPC (grpc.aio, one
+   channel and connection per virtual user, as each REST virtual user has its own httpx
+   client) against ``manage.py grpcserver`` with the same settings and as many handler
+   threads as gunicorn has in all (``--workers`` x ``--threads``). The gRPC server is one
+   process (one GIL) where gunicorn runs ``--workers`` processes; ``--grpc-processes N``
+   runs N servers instead, splitting the threads, with the virtual users spread over them.
+5. Phase "limit": the same virtual users post to a bare Django + DRF endpoint doing one
    indexed SELECT, one INSERT and one Redis round trip (scripts/bench/baseline.py), under
    the same gunicorn configuration: the framework's limit for one sign-in step.
-5. Prints flows/s, requests/s, p50/p95/p99 per step, errors, and the ratio of sign-in
-   flows/s to the limit's flows/s.
+6. Prints flows/s, requests/s, p50/p95/p99 per step, errors, the ratio of sign-in
+   flows/s to the limit's flows/s, and gRPC sign-in flows/s against REST's.
 
-The load generator is an asyncio httpx client in this process, on the same machine as
-the server: on a 2-core machine they share the cores, which the output says.
+The load generator is an asyncio client (httpx, grpc.aio) in this process, on the same
+machine as the server: on a 2-core machine they share the cores, which the output says.
 """
 
 from __future__ import annotations
@@ -37,10 +43,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 import httpx
 import psycopg
 
-from scripts.prove.harness import UNTHROTTLED, Server, database_url_for, unique_phone
+from authenticator.grpc.v1 import authenticator_pb2 as pb
+from authenticator.grpc.v1 import authenticator_pb2_grpc
+from scripts.prove.harness import (
+    GRPC_CHANNEL_OPTIONS,
+    UNTHROTTLED,
+    GrpcService,
+    Server,
+    database_url_for,
+    unique_phone,
+)
 
 from .seed import seed, seed_phone
 
@@ -124,50 +140,99 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
+# --- one virtual user's client, per transport ---------------------------------------------
+REST_CALLS = {"signup": ("/api/v1/auth/signup", 202), "signup/verify": ("/api/v1/auth/signup/verify", 201),
+              "otp": ("/api/v1/auth/otp", 202), "otp/verify": ("/api/v1/auth/otp/verify", 200), "floor": ("/floor", 202)}
+
+
+class RestClient:
+    """A step is one POST; it failed unless the status is the step's success status."""
+
+    failures: tuple[type[Exception], ...] = (httpx.HTTPError,)
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+
+    async def call(self, step: str, body: dict[str, Any]) -> str | None:
+        """None on success, else what went wrong (status and code)."""
+        path, ok = REST_CALLS[step]
+        response = await self.http.post(path, json=body)
+        if response.status_code == ok:
+            return None
+        return f"{response.status_code} {response.json().get('code') if response.content else ''}"
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class GrpcClient:
+    """A step is one unary RPC on this virtual user's own channel (its own connection)."""
+
+    failures: tuple[type[Exception], ...] = ()  # every failure is an AioRpcError with a status
+
+    def __init__(self, target: str) -> None:
+        self.channel = grpc.aio.insecure_channel(target, options=GRPC_CHANNEL_OPTIONS)
+        stub = authenticator_pb2_grpc.AuthenticatorStub(self.channel)
+        self.calls = {"signup": (stub.SignUp, pb.SignUpRequest), "signup/verify": (stub.VerifySignUp, pb.VerifySignUpRequest),
+                      "otp": (stub.RequestOtp, pb.RequestOtpRequest), "otp/verify": (stub.VerifyOtp, pb.VerifyOtpRequest)}
+
+    async def call(self, step: str, body: dict[str, Any]) -> str | None:
+        method, message = self.calls[step]
+        try:
+            await method(message(**body), timeout=30)
+        except grpc.aio.AioRpcError as error:
+            return f"{error.code().name} {dict(error.trailing_metadata() or ()).get('code') or ''}"
+        return None
+
+    async def aclose(self) -> None:
+        await self.channel.close()
+
+
+Client = RestClient | GrpcClient
+
+
 # --- virtual users ------------------------------------------------------------------------
-async def timed(phase: Phase, client: httpx.AsyncClient, step: str, path: str, body: dict[str, Any], ok: int) -> httpx.Response | None:
+async def timed(phase: Phase, client: Client, step: str, body: dict[str, Any]) -> bool:
     started = time.perf_counter()
     try:
-        response = await client.post(path, json=body)
-    except httpx.HTTPError as exc:
+        error = await client.call(step, body)
+    except client.failures as exc:
         phase.errors[f"{step}: {type(exc).__name__}"] += 1
-        return None
+        return False
     phase.steps[step].append(time.perf_counter() - started)
     phase.requests += 1
-    if response.status_code != ok:
-        phase.errors[f"{step}: {response.status_code} {response.json().get('code') if response.content else ''}"] += 1
-        return None
-    return response
+    if error is not None:
+        phase.errors[f"{step}: {error}"] += 1
+        return False
+    return True
 
 
-async def service_vu(n: int, phase: Phase, base_url: str, capture: AsyncCapture, deadline: float, users: int,
+async def service_vu(n: int, phase: Phase, client: Client, capture: AsyncCapture, deadline: float, users: int,
                      signup_share: float, rng: random.Random, vus: int, offset: int) -> None:
     """Full flows in a loop. Sign-ins take seeded users from this VU's own slice, in turn,
     so no two VUs race for one account and the 1 s resend cooldown is never hit."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    try:
         i = 0
         while time.monotonic() < deadline:
             i += 1
             if rng.random() < signup_share:
                 phone = unique_phone(next(NEW_PHONES), prefix="+44741")
                 started = time.perf_counter()
-                if await timed(phase, client, "signup", "/api/v1/auth/signup",
-                               {"phone_number": phone, "country_id": "GB", "name": "Bench"}, 202) is None:
+                if not await timed(phase, client, "signup", {"phone_number": phone, "country_id": "GB", "name": "Bench"}):
                     continue
                 try:
                     code = await capture.code_for(phone)
                 except TimeoutError:
                     phase.errors["signup: no code within 10 s"] += 1
                     continue
-                if await timed(phase, client, "signup/verify", "/api/v1/auth/signup/verify",
-                               {"phone_number": phone, "otp": code, "device": "bench"}, 201) is None:
+                if not await timed(phase, client, "signup/verify", {"phone_number": phone, "otp": code, "device": "bench"}):
                     continue
                 phase.steps["flow signup"].append(time.perf_counter() - started)
                 phase.flows["signup"] += 1
             else:
                 phone = seed_phone(n + vus * ((offset + i) % max(1, users // vus)))
                 started = time.perf_counter()
-                if await timed(phase, client, "otp", "/api/v1/auth/otp", {"phone_number": phone}, 202) is None:
+                if not await timed(phase, client, "otp", {"phone_number": phone}):
                     continue
                 try:
                     code = await capture.code_for(phone)
@@ -175,19 +240,23 @@ async def service_vu(n: int, phase: Phase, base_url: str, capture: AsyncCapture,
                     phase.errors["otp: no code within 10 s"] += 1
                     continue
                 waited = time.perf_counter()
-                if await timed(phase, client, "otp/verify", "/api/v1/auth/otp/verify",
-                               {"phone_number": phone, "otp": code, "device": "bench"}, 200) is None:
+                if not await timed(phase, client, "otp/verify", {"phone_number": phone, "otp": code, "device": "bench"}):
                     continue
                 phase.steps["flow signin"].append(time.perf_counter() - started)
                 phase.steps["code delivery"].append(waited - started)
                 phase.flows["signin"] += 1
+    finally:
+        await client.aclose()
 
 
 async def limit_vu(phase: Phase, base_url: str, deadline: float, users: int, rng: random.Random) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    client = RestClient(base_url)
+    try:
         while time.monotonic() < deadline:
-            if await timed(phase, client, "floor", "/floor", {"phone_number": seed_phone(rng.randrange(users))}, 202):
+            if await timed(phase, client, "floor", {"phone_number": seed_phone(rng.randrange(users))}):
                 phase.flows["floor"] += 1
+    finally:
+        await client.aclose()
 
 
 async def run_phase(name: str, vus: int, duration: float, make) -> Phase:
@@ -220,22 +289,36 @@ async def bench(args: argparse.Namespace) -> int:
     capture = AsyncCapture()
     await capture.start()
     common = {"DB_POOL_MAX_SIZE": str(args.threads + 2), "GUNICORN_TIMEOUT": "60"}
-    service = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads, env={
+    service_env = {
         **UNTHROTTLED, **common, "SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": capture.url,
         "OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "1000000", "OTP_ACCOUNT_MAX_FAILURES": "1000000",
         "TOKENIZER_URL": "", "LOG_LEVEL": "ERROR",
-    })
+    }
+    service = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
+                     env=service_env)
+    # As many handler threads in all as gunicorn has (workers x threads), split over the
+    # gRPC processes; each grows its own database pool to its threads + background.
+    grpc_threads = args.grpc_workers or args.workers * args.threads
+    per_process = max(1, grpc_threads // args.grpc_processes)
+    grpc_servers = [GrpcService(database_url=database_url, redis_url=args.redis_url, workers=per_process, env=service_env)
+                    for _ in range(args.grpc_processes)]
     limit = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
                    app="scripts.bench.baseline:application", env={**common, "DJANGO_SETTINGS_MODULE": "scripts.bench.baseline"})
     cpus = os.cpu_count()
+    grpc_shape = (f"{args.grpc_processes} gRPC process{'es' if args.grpc_processes > 1 else ''} x {per_process} threads"
+                  + (" (ONE process: one GIL, where gunicorn has " + f"{args.workers})" if args.grpc_processes == 1 else ""))
     print(f"== machine: {cpus} CPU cores shared by gunicorn ({args.workers} workers x {args.threads} threads), PostgreSQL, Redis "
           f"and this load generator (one asyncio process, {args.vus} virtual users): figures are a lower bound.")
+    print(f"== gRPC: {grpc_shape}, run after gunicorn stops; one channel (connection) per virtual user")
     rng = random.Random(args.seed)
     offset = rng.randrange(1_000_000)
 
-    def flows(share: float, shift: int):
-        return lambda n, ph, dl: service_vu(n, ph, service.base_url, capture, dl, args.users, share, rng, args.vus,
+    def flows(share: float, shift: int, client_for=lambda n: RestClient(service.base_url)):
+        return lambda n, ph, dl: service_vu(n, ph, client_for(n), capture, dl, args.users, share, rng, args.vus,
                                             offset + shift)
+
+    def grpc_client(n: int) -> GrpcClient:
+        return GrpcClient(grpc_servers[n % len(grpc_servers)].target)
 
     await asyncio.to_thread(service.start)
     try:
@@ -245,6 +328,16 @@ async def bench(args: argparse.Namespace) -> int:
         sup = await run_phase("service: sign-up (signup + verify)", args.vus, args.duration / 2, flows(1.0, 0))
     finally:
         await asyncio.to_thread(service.stop)
+    try:
+        for grpc_server in grpc_servers:
+            await asyncio.to_thread(grpc_server.start)
+        await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0, grpc_client))
+        gsvc = await run_phase("grpc: OTP sign-in (RequestOtp + VerifyOtp)", args.vus, args.duration, flows(0.0, 200, grpc_client))
+        gsup = await run_phase("grpc: sign-up (SignUp + VerifySignUp)", args.vus, args.duration / 2, flows(1.0, 0, grpc_client))
+    finally:
+        for grpc_server in grpc_servers:
+            await asyncio.to_thread(grpc_server.stop)
+    grpc_logged = [line for grpc_server in grpc_servers for line in grpc_server.server_errors_logged()]
     await asyncio.to_thread(limit.start)
     try:
         await run_phase("warm-up", args.vus, min(3.0, args.duration), lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
@@ -253,24 +346,35 @@ async def bench(args: argparse.Namespace) -> int:
     finally:
         await asyncio.to_thread(limit.stop)
     print("== results")
-    for line in svc.report() + sup.report() + floor.report():
+    for line in svc.report() + sup.report() + gsvc.report() + gsup.report() + floor.report():
         print(line)
     signin = svc.flows_per_s("signin")
     limit_rate = floor.flows_per_s("floor")
     ratio = signin / limit_rate if limit_rate else 0.0
     verify_p99 = pct(svc.steps.get("otp/verify", []), 99)
     request_p99 = pct(svc.steps.get("otp", []), 99)
-    errors = sum(svc.errors.values()) + sum(sup.errors.values()) + sum(floor.errors.values())
+    grpc_signin = gsvc.flows_per_s("signin")
+    grpc_vs_rest = grpc_signin / signin if signin else 0.0
+    errors = (sum(svc.errors.values()) + sum(sup.errors.values()) + sum(gsvc.errors.values()) + sum(gsup.errors.values())
+              + sum(floor.errors.values()) + len(grpc_logged))
     print("== against the targets")
     print(f"  full OTP sign-in flows/s: {signin:.1f} vs the limit's {limit_rate:.1f}/s -> {ratio * 100:.0f} % (target >= 40 %)")
     print(f"  p99 at {args.vus} virtual users: otp request {request_p99:.1f} ms, otp verify {verify_p99:.1f} ms (target <= 50 ms)")
     print(f"  sign-up flows/s: {sup.flows_per_s('signup'):.1f}; errors in all phases: {errors}")
     print("  SQL statements per full sign-in: counted by tests/api/test_budgets.py (target <= 10)")
-    print("  gRPC: not measured here yet (harness.transport is the hook)")
+    print(f"  gRPC vs REST, full OTP sign-in flows/s: {grpc_signin:.1f} vs {signin:.1f} -> {grpc_vs_rest:.2f}x "
+          f"({'faster' if grpc_vs_rest > 1 else 'not faster'}); p99 otp {pct(gsvc.steps.get('otp', []), 99):.1f} vs "
+          f"{request_p99:.1f} ms, verify {pct(gsvc.steps.get('otp/verify', []), 99):.1f} vs {verify_p99:.1f} ms; "
+          f"sign-up flows/s {gsup.flows_per_s('signup'):.1f} vs {sup.flows_per_s('signup'):.1f}; gRPC server: {grpc_shape}")
+    if grpc_logged:
+        print(f"  gRPC server logged {len(grpc_logged)} errors: {grpc_logged[:3]}")
     print(json.dumps({"users": args.users, "vus": args.vus, "duration": args.duration, "signin_flows_per_s": round(signin, 2),
                       "signup_flows_per_s": round(sup.flows_per_s("signup"), 2), "limit_flows_per_s": round(limit_rate, 2),
                       "ratio": round(ratio, 3), "signin_rps": round(svc.requests / svc.seconds, 1),
-                      "otp_p99_ms": round(request_p99, 1), "verify_p99_ms": round(verify_p99, 1), "errors": errors}))
+                      "otp_p99_ms": round(request_p99, 1), "verify_p99_ms": round(verify_p99, 1),
+                      "grpc_signin_flows_per_s": round(grpc_signin, 2), "grpc_signup_flows_per_s": round(gsup.flows_per_s("signup"), 2),
+                      "grpc_vs_rest": round(grpc_vs_rest, 3), "grpc_processes": args.grpc_processes,
+                      "grpc_threads_per_process": per_process, "errors": errors}))
     return 0 if not errors else 1
 
 
@@ -283,6 +387,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--grpc-workers", type=int, default=0,
+                        help="gRPC handler threads in all (default: --workers x --threads, gunicorn's total)")
+    parser.add_argument("--grpc-processes", type=int, default=1,
+                        help="gRPC server processes sharing those threads (default 1: grpcserver is one process)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     return asyncio.run(bench(args))

@@ -6,11 +6,16 @@
 - ``Server``: the service under gunicorn in a subprocess, on a free port, with production
   settings (DEBUG off) against the given PostgreSQL and Redis, rate limits raised only
   through the environment.
+- ``GrpcService``: the same service's gRPC server (``manage.py grpcserver``) in a
+  subprocess, with the same environment; ``running(..., grpc_workers=N)`` starts one
+  beside gunicorn, sharing its secret, cache prefix and capture gateway (one deployment).
 - ``Transport``: one client call per flow step, answering ``Answer``. ``RestTransport`` is
-  REST; ``transport(name, ...)`` is the hook where a gRPC transport plugs in, so every
-  proof that takes a transport runs unchanged over gRPC.
+  REST, ``GrpcTransport`` is gRPC (status name, ``code`` from the trailing metadata);
+  ``transport(name, server)`` picks one, so a proof that takes a transport factory runs
+  unchanged over either.
 
-Nothing here imports Django: the proofs run as plain scripts and inside pytest alike.
+Nothing here imports Django: the proofs run as plain scripts and inside pytest alike
+(the gRPC client imports only the generated protobuf modules).
 """
 
 from __future__ import annotations
@@ -160,9 +165,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def service_environment(database_url: str, redis_url: str, extra: dict[str, str]) -> dict[str, str]:
+    """Production settings (DEBUG off) on the given stores; ``extra`` overrides them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
+    env.update({
+        "DEBUG": "0",  # production error handling: no debug pages, no tracebacks
+        "SECRET_KEY": "prove-" + secrets.token_hex(24),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": "prove-" + secrets.token_hex(4),
+        "HOST": "127.0.0.1",
+        "EMAIL_URL": "consolemail://",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **extra,
+    })
+    return env
+
+
+def _stop_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM the process group (the server and anything it forked), SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    import signal
+
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class Server:
-    """The service under gunicorn (a subprocess). ``env`` overrides settings for this run."""
+    """The service under gunicorn (a subprocess). ``env`` overrides settings for this run.
+
+    ``grpc`` is the gRPC server started beside it by ``running(..., grpc_workers=N)``."""
 
     database_url: str
     redis_url: str
@@ -173,28 +213,17 @@ class Server:
     log_path: Path | None = None
     process: subprocess.Popen | None = None
     base_url: str = ""
+    grpc: GrpcService | None = None
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
-        env.update({
-            "DEBUG": "0",  # production error handling: no debug pages, no tracebacks
-            "SECRET_KEY": "prove-" + secrets.token_hex(24),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis_url,
-            "CACHE_KEY_PREFIX": "prove-" + secrets.token_hex(4),
-            "HOST": "127.0.0.1",
+        return service_environment(self.database_url, self.redis_url, {
             "WEB_CONCURRENCY": str(self.workers),
             "GUNICORN_THREADS": str(self.threads),
             "GUNICORN_ACCESSLOG": os.environ.get("PROVE_ACCESSLOG", "/dev/null"),
             "GUNICORN_LOGLEVEL": "warning",
             "GUNICORN_MAX_REQUESTS": "0",
-            "EMAIL_URL": "consolemail://",
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
             **self.env,
         })
-        return env
 
     def start(self, timeout: float = 30.0) -> Server:
         # The port is picked here rather than with PORT=0 so the URL is known without
@@ -235,32 +264,117 @@ class Server:
         return [line for line in text.splitlines() if "Internal Server Error" in line]
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        import signal
+        _stop_group(self.process)
 
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+
+GRPC_LISTENING = re.compile(r"gRPC server listening on (\S+):(\d+)")
+
+
+@dataclass
+class GrpcService:
+    """The service's gRPC server, ``manage.py grpcserver`` (a subprocess: one process, a
+    pool of ``workers`` handler threads), on a free port picked by the server itself
+    (``--bind 127.0.0.1:0``; the port is read back from its first line)."""
+
+    database_url: str
+    redis_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    workers: int = 8
+    grace: float = 5.0
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+    target: str = ""  # host:port for grpc channels
+
+    def environment(self) -> dict[str, str]:
+        return service_environment(self.database_url, self.redis_url, dict(self.env))
+
+    def start(self, timeout: float = 30.0) -> GrpcService:
+        if self.log_path is None:
+            self.log_path = Path(tempfile.mkstemp(prefix="prove-grpc-", suffix=".log")[1])
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        start_at = self.log_path.stat().st_size
+        self.process = subprocess.Popen(
+            [PYTHON, "manage.py", "grpcserver", "--bind", "127.0.0.1:0", "--workers", str(self.workers),
+             "--grace", f"{self.grace:g}"],
+            cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"grpcserver exited with {self.process.returncode}:\n{self.log_tail()}")
+            with open(self.log_path, "rb") as f:
+                f.seek(start_at)
+                match = GRPC_LISTENING.search(f.read().decode(errors="replace"))
+            if match:
+                self.target = f"{match.group(1)}:{match.group(2)}"
+                if self._serving(timeout=max(0.1, deadline - time.monotonic())):
+                    return self
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"grpcserver did not serve within {timeout}s:\n{self.log_tail()}")
+
+    def _serving(self, timeout: float) -> bool:
+        """The standard health check answers SERVING (what a Kubernetes probe asks)."""
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        with grpc.insecure_channel(self.target) as channel:
+            try:
+                answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
+                                                                   timeout=timeout, wait_for_ready=True)
+            except grpc.RpcError:
+                return False
+        return answer.status == health_pb2.HealthCheckResponse.SERVING
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def server_errors_logged(self) -> list[str]:
+        """Calls the server answered INTERNAL (``gRPC <method> failed``, logged with their
+        trace) and anything else it logged at ERROR, whatever the client saw."""
+        text = self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        out = []
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                if "Traceback" in line or "ERROR" in line:
+                    out.append(line)
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("ERROR", "CRITICAL"):
+                out.append(str(entry.get("message")))
+        return out
+
+    def stop(self) -> None:
+        _stop_group(self.process)
 
 
 @contextmanager
 def running(database_url: str, redis_url: str, *, env: dict[str, str] | None = None, workers: int = 2,
-            threads: int = 4) -> Iterator[tuple[Server, CaptureGateway]]:
-    """A capture gateway and the service wired to it, both stopped on exit."""
+            threads: int = 4, grpc_workers: int | None = None) -> Iterator[tuple[Server, CaptureGateway]]:
+    """A capture gateway and the service wired to it, all stopped on exit.
+
+    With ``grpc_workers`` a gRPC server runs too (``server.grpc``), with the same settings,
+    secret and cache prefix as gunicorn: one deployment, so rate-limit counters, OTP
+    hashes and tokens are shared across the two transports."""
     gateway = CaptureGateway().start()
-    server = Server(
-        database_url=database_url, redis_url=redis_url, workers=workers, threads=threads,
-        env={"SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": gateway.url,
-             "EMAIL_URL": gateway.email_url, **UNTHROTTLED, **(env or {})},
-    )
+    settings = {"SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": gateway.url,
+                "EMAIL_URL": gateway.email_url, "SECRET_KEY": "prove-" + secrets.token_hex(24),
+                "CACHE_KEY_PREFIX": "prove-" + secrets.token_hex(4), **UNTHROTTLED, **(env or {})}
+    server = Server(database_url=database_url, redis_url=redis_url, workers=workers, threads=threads, env=settings)
+    if grpc_workers:
+        server.grpc = GrpcService(database_url=database_url, redis_url=redis_url, workers=grpc_workers, env=settings)
     try:
         server.start()
+        if server.grpc is not None:
+            server.grpc.start()
         yield server, gateway
     finally:
+        if server.grpc is not None:
+            server.grpc.stop()
         server.stop()
         gateway.stop()
 
@@ -330,15 +444,96 @@ class RestTransport:
         self.client.close()
 
 
-def transport(name: str, server: Server, **kwargs: Any) -> Transport:
-    """The hook for more transports: "rest" now; "grpc" plugs in here (same Answer codes)."""
+# Each client its own connection (grpc would otherwise share one subchannel between
+# channels to one target): 50 parallel clients are 50 connections, as over REST.
+GRPC_CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
+
+
+def grpc_answer_of_error(error: Any, seconds: float) -> Answer:
+    """An ``Answer`` for a failed call: status name, ``code`` (and field errors,
+    retry-after) from the trailing metadata, the detail as REST's ``detail``."""
+    trailers = {k: v for k, v in (error.trailing_metadata() or ()) if isinstance(v, str)}
+    body: dict[str, Any] = {"code": trailers.get("code"), "detail": error.details()}
+    if "errors" in trailers:
+        try:
+            body["errors"] = json.loads(trailers["errors"])
+        except ValueError:
+            body["errors"] = trailers["errors"]
+    if "retry-after" in trailers:
+        body["retry_after"] = trailers["retry-after"]
+    return Answer(ok=False, status=error.code().name, code=trailers.get("code"), body=body, seconds=seconds)
+
+
+class GrpcTransport:
+    """The same calls over ``authenticator.v1.Authenticator``. ``headers`` become metadata
+    (lower-cased keys: ``X-Forwarded-For`` is ``x-forwarded-for``); ``Answer.status`` is
+    the gRPC status name (``OK`` on success) and ``body`` the answer as a dict with the
+    proto field names (REST's names)."""
+
+    name = "grpc"
+
+    def __init__(self, target: str, *, headers: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+        import grpc
+
+        from authenticator.grpc.v1 import authenticator_pb2, authenticator_pb2_grpc
+
+        self._grpc = grpc
+        self.pb = authenticator_pb2
+        self.channel = grpc.insecure_channel(target, options=GRPC_CHANNEL_OPTIONS)
+        self.stub = authenticator_pb2_grpc.AuthenticatorStub(self.channel)
+        self.metadata = self._metadata(headers)
+        self.timeout = timeout
+
+    @staticmethod
+    def _metadata(headers: dict[str, str] | None) -> list[tuple[str, str]]:
+        return [(k.lower(), v) for k, v in (headers or {}).items()]
+
+    def _call(self, method: Any, request: Any, headers: dict[str, str] | None = None) -> Answer:
+        from google.protobuf.json_format import MessageToDict
+
+        started = time.perf_counter()
+        try:
+            response, _call = method.with_call(request, metadata=self.metadata + self._metadata(headers),
+                                               timeout=self.timeout)
+        except self._grpc.RpcError as error:
+            return grpc_answer_of_error(error, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return Answer(ok=True, status="OK", code=None, body=MessageToDict(response, preserving_proto_field_name=True),
+                      seconds=seconds)
+
+    def signup(self, *, phone_number: str, country_id: str, name: str, **extra: Any) -> Answer:
+        return self._call(self.stub.SignUp, self.pb.SignUpRequest(phone_number=phone_number, country_id=country_id,
+                                                                  name=name, **extra))
+
+    def signup_verify(self, *, phone_number: str, otp: str, device: str = "") -> Answer:
+        return self._call(self.stub.VerifySignUp, self.pb.VerifySignUpRequest(phone_number=phone_number, otp=otp,
+                                                                              device=device))
+
+    def otp_request(self, headers: dict[str, str] | None = None, **identifier: str) -> Answer:
+        return self._call(self.stub.RequestOtp, self.pb.RequestOtpRequest(**identifier), headers)
+
+    def otp_verify(self, *, otp: str, device: str = "", headers: dict[str, str] | None = None, **identifier: str) -> Answer:
+        return self._call(self.stub.VerifyOtp, self.pb.VerifyOtpRequest(otp=otp, device=device, **identifier), headers)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def grpc_target(server: Server | GrpcService) -> str:
+    """Where ``server``'s gRPC API listens: a ``GrpcService``, or the one started beside gunicorn."""
+    grpc_service = server if isinstance(server, GrpcService) else server.grpc
+    if grpc_service is None or not grpc_service.target:
+        raise ValueError("no gRPC server: start it with running(..., grpc_workers=N) or GrpcService(...).start()")
+    return grpc_service.target
+
+
+def transport(name: str, server: Server | GrpcService, **kwargs: Any) -> Transport:
+    """A client of ``server`` over ``name`` ("rest" or "grpc"), with the same ``Answer`` codes."""
     if name == "rest":
+        assert isinstance(server, Server), "REST needs the gunicorn server"
         return RestTransport(server.base_url, **kwargs)
     if name == "grpc":
-        raise NotImplementedError(
-            "gRPC transport not wired yet: add a GrpcTransport (same methods, Answer.code from the "
-            "trailing metadata) and return it here; every proof then runs over gRPC too."
-        )
+        return GrpcTransport(grpc_target(server), **kwargs)
     raise ValueError(f"unknown transport {name!r}")
 
 

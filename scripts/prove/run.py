@@ -2,10 +2,15 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/authn_prove REDIS_URL=redis://127.0.0.1:6379/8 \\
         .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,hostile,spellings,fuzz]
+    ... -m scripts.prove.run --transport grpc      # brute, redeem, enum over gRPC
 
 Sizes (issue defaults): 50 parallel guesses; 200 trials x 16 processes; 1,000 interleaved
 sign-in requests; every hostile input at every endpoint; schemathesis with 200 examples
-per operation. The database is migrated first; the proofs add rows to it (fresh phone
+per operation. With ``--transport grpc`` a gRPC server (``manage.py grpcserver``, 16
+handler threads, as many as gunicorn's 4 workers x 4 threads) runs beside gunicorn with
+the same settings, and the proofs that are about the flows (brute force, redemption,
+enumeration) run over it; hostile input, spellings and fuzz are REST-only (they are about
+HTTP parsing and the OpenAPI schema). The database is migrated first; the proofs add rows to it (fresh phone
 numbers each run), so point it at a scratch database, never at real data.
 """
 
@@ -17,7 +22,8 @@ import subprocess
 import sys
 import time
 
-from .harness import PYTHON, ROOT, running, transport, unique_phone
+from .grpc_proofs import concurrent_redemption_grpc, enumeration_grpc
+from .harness import PYTHON, ROOT, grpc_target, running, transport, unique_phone
 from .proofs import (
     SPELLINGS,
     brute_force,
@@ -31,6 +37,8 @@ from .proofs import (
 
 PROOF_ENV = {"OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "100000"}
 ALL = ("brute", "redeem", "enum", "hostile", "spellings", "fuzz")
+OVER_GRPC = ("brute", "redeem", "enum")  # the others are about HTTP itself
+WORKERS, THREADS = 4, 4
 
 
 def prepare_database(database_url: str) -> None:
@@ -55,24 +63,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
-    parser.add_argument("--only", default=",".join(ALL))
+    parser.add_argument("--only", default=None, help=f"default: {','.join(ALL)} (rest), {','.join(OVER_GRPC)} (grpc)")
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--processes", type=int, default=16)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--max-examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20251125)
-    parser.add_argument("--transport", default="rest", help="rest (gRPC: add it in harness.transport)")
+    parser.add_argument("--transport", default="rest", choices=("rest", "grpc"))
     args = parser.parse_args()
     if not args.database_url or not args.redis_url:
         parser.error("DATABASE_URL and REDIS_URL (or --database-url / --redis-url) are required")
-    only = set(args.only.split(","))
+    grpc = args.transport == "grpc"
+    only = set((args.only or ",".join(OVER_GRPC if grpc else ALL)).split(","))
+    if grpc and only - set(OVER_GRPC):
+        print(f"[SKIP] over gRPC: {sorted(only - set(OVER_GRPC))} are REST-only proofs; run them with --transport rest")
+        only &= set(OVER_GRPC)
     prepare_database(args.database_url)
     run_id = int(time.time()) % 1_000_000
     ok = True
-    with running(args.database_url, args.redis_url, env=PROOF_ENV, workers=4, threads=4) as (server, gateway):
-        print(f"server: gunicorn 4 workers x 4 threads at {server.base_url}; log {server.log_path}")
+    with running(args.database_url, args.redis_url, env=PROOF_ENV, workers=WORKERS, threads=THREADS,
+                 grpc_workers=WORKERS * THREADS if grpc else None) as (server, gateway):
+        print(f"server: gunicorn {WORKERS} workers x {THREADS} threads at {server.base_url}; log {server.log_path}")
+        if server.grpc is not None:
+            print(f"server: gRPC (one process, {server.grpc.workers} handler threads) at {server.grpc.target}; "
+                  f"log {server.grpc.log_path}; proofs over {args.transport}")
 
-        def make(**kw):  # the transport hook: "grpc" plugs in here
+        def make(**kw):
             return transport(args.transport, server, **kw)
 
         if "brute" in only:
@@ -87,8 +103,12 @@ def main() -> int:
                   f"the right code after lockout: {sorted(set(r.right_code_after_lockout))}")
         if "redeem" in only:
             started = time.monotonic()
-            r = concurrent_redemption(make, gateway, args.database_url, server.base_url, trials=args.trials,
-                                      processes=args.processes, seed=run_id)
+            if grpc:
+                r = concurrent_redemption_grpc(make, gateway, args.database_url, grpc_target(server), trials=args.trials,
+                                               processes=args.processes, seed=run_id)
+            else:
+                r = concurrent_redemption(make, gateway, args.database_url, server.base_url, trials=args.trials,
+                                          processes=args.processes, seed=run_id)
             ok &= r.all_good
             spread = sorted(r.spread_ms)
             print(f"[{verdict(r.all_good)}] concurrent redemption: {r.processes} processes x {r.trials} trials: "
@@ -96,7 +116,10 @@ def main() -> int:
                   f"token issues per trial {sorted(set(r.token_sessions_per_trial))}; refresh tokens {sorted(set(r.refresh_tokens_per_trial))}; "
                   f"answers {r.answers}; release spread p50 {spread[len(spread) // 2]:.1f} ms; {time.monotonic() - started:.0f}s")
         if "enum" in only:
-            r = enumeration(server.base_url, gateway, args.database_url, n=args.requests, seed=run_id)
+            if grpc:
+                r = enumeration_grpc(grpc_target(server), gateway, args.database_url, n=args.requests, seed=run_id)
+            else:
+                r = enumeration(server.base_url, gateway, args.database_url, n=args.requests, seed=run_id)
             good = r.identical and r.sent_to_unknown == 0 and r.worst_gap_ms <= 5.0
             ok &= good
             print(f"[{verdict(good)}] enumeration: {r.requests} interleaved requests; statuses {r.statuses}; "
@@ -115,6 +138,10 @@ def main() -> int:
         logged = server.server_errors_logged()
         ok &= not logged
         print(f"[{verdict(not logged)}] 500s logged by the server: {len(logged)}")
+        if server.grpc is not None:
+            logged = server.grpc.server_errors_logged()
+            ok &= not logged
+            print(f"[{verdict(not logged)}] errors logged by the gRPC server (INTERNAL answers): {len(logged)} {logged[:3]}")
     if "spellings" in only:
         # The shipped 60 s resend cooldown: the proof is that every spelling hits it.
         with running(args.database_url, args.redis_url, workers=1, threads=2) as (server, _gateway):

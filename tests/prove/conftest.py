@@ -47,3 +47,31 @@ def live(django_db_setup, django_db_blocker) -> Iterator[Live]:
     with running(url, os.environ["REDIS_URL"], env=PROOF_ENV, workers=4, threads=4) as (server, gateway):
         yield Live(server=server, gateway=gateway, database_url=url)
         assert not server.server_errors_logged(), server.log_tail()
+
+
+@dataclass
+class LiveGrpc(Live):
+    """The same deployment with its gRPC server too; ``make`` gives gRPC transports."""
+
+    @property
+    def target(self) -> str:
+        assert self.server.grpc is not None
+        return self.server.grpc.target
+
+    def make(self, **kwargs):
+        return transport("grpc", self.server, **kwargs)
+
+    def make_rest(self, **kwargs):
+        return transport("rest", self.server, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def live_grpc(django_db_setup, django_db_blocker) -> Iterator[LiveGrpc]:
+    """A small gunicorn and a gRPC server (8 handler threads) beside it, one deployment."""
+    url = test_database_url()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    with running(url, os.environ["REDIS_URL"], env=PROOF_ENV, workers=1, threads=2, grpc_workers=8) as (server, gateway):
+        yield LiveGrpc(server=server, gateway=gateway, database_url=url)
+        assert server.grpc is not None
+        assert not server.grpc.server_errors_logged(), server.grpc.log_tail()
+        assert not server.server_errors_logged(), server.log_tail()
