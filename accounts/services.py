@@ -130,6 +130,25 @@ def user_set_status(
     return user
 
 
+def user_update_unverified(*, user: User, name: str, salutation: str | None, email: str | None, type: str) -> User:
+    """Replace the sign-up details of an account whose phone is not verified yet."""
+    user.name, user.salutation, user.type = name.strip(), salutation or None, type
+    if email:
+        try:
+            user.email = normalise_email(email)
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, "email") from None
+    else:
+        user.email = None
+    user.email_verified_at = None
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["name", "salutation", "type", "email", "email_verified_at", "updated_at"])
+    except IntegrityError as exc:
+        raise EmailTaken() from exc
+    return user
+
+
 @transaction.atomic
 def user_set_level(*, user: User, level: int, tier: int | None = None) -> User:
     fields = {"level": level, "updated_at": timezone.now()}

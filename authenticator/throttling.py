@@ -70,7 +70,8 @@ def otp_send_allowed(*, identifier: str, purpose: str) -> None:
     now = time.time()
     cooldown = int(app_settings.OTP_RESEND_COOLDOWN)
     per_hour = int(app_settings.OTP_MAX_PER_HOUR)
-    ident = f"{purpose}:{identifier}"
+    # Emails differ only in case for the same inbox; E.164 numbers have no letters.
+    ident = f"{purpose}:{identifier.lower()}"
     window = int(now // 3600)
     cooldown_key, hour_key = _key("cooldown", ident), _key(f"hour{window}", ident)
     try:

@@ -185,6 +185,7 @@ REST_FRAMEWORK = {
         "auth_ip": env.str("THROTTLE_AUTH_IP", default="30/min"),
         "otp_ip": env.str("THROTTLE_OTP_IP", default="10/min"),
         "refresh_ip": env.str("THROTTLE_REFRESH_IP", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

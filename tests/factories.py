@@ -18,6 +18,8 @@ class UserFactory(DjangoModelFactory[User]):
     phone_number = factory.Sequence(lambda n: f"+447400{100000 + n % 900000:06d}")
     name = factory.Faker("name")
     email = factory.Sequence(lambda n: f"user{n}@example.com")
+    email_verified_at = factory.LazyFunction(timezone.now)
+    phone_verified_at = factory.LazyFunction(timezone.now)
     status = UserStatus.ACTIVE
     password = factory.django.Password(None)
 

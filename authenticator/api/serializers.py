@@ -85,6 +85,7 @@ class SignupIn(StrictSerializer):
 
 class SignupVerifyIn(StrictSerializer, DeviceMixin):
     phone_number = text(32)
+    country_id = text(2, min_length=2, required=False, help_text="Region hint for a phone number written locally")
     otp = OtpField()
     google_continuation = continuation()
 

@@ -34,7 +34,9 @@ class ClientIpThrottle(ScopedRateThrottle):
             if rate is None:
                 return True
             limit, duration = self.parse_rate(rate)
-            counted = requests_in_window(scope=self.scope, ident=self.get_ident(request), duration=duration)
+            user = getattr(request, "user", None)
+            ident = f"user:{user.pk}" if user is not None and getattr(user, "is_authenticated", False) else self.get_ident(request)
+            counted = requests_in_window(scope=self.scope, ident=ident, duration=duration)
             if counted is None:
                 return super().allow_request(request, view)
             count, self._wait = counted

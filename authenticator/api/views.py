@@ -83,7 +83,8 @@ class SignupVerifyView(PublicView):
     def post(self, request: Request) -> Response:
         data = _valid(s.SignupVerifyIn, request)
         result = signup_verify(phone_number=data["phone_number"], code=data["otp"], device=device_of(request, data["device"]),
-                               google_continuation=data["google_continuation"] or None)
+                               google_continuation=data["google_continuation"] or None,
+                               country_id=data.get("country_id"))
         return Response(signed_in_body(result), status=status.HTTP_201_CREATED)
 
 
@@ -135,6 +136,9 @@ class TokenRefreshView(PublicView):
 class AuthenticatedView(APIView):
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsAuthenticated]
+    # Per signed-in user (THROTTLE_USER): an account must not probe at machine speed.
+    throttle_classes = [ClientIpThrottle]
+    throttle_scope = "user"
 
 
 class SignOutView(AuthenticatedView):

@@ -20,6 +20,9 @@ def account_set_status(*, user: User, status: str, reason: str = "", actor: User
     The Tokenizer is told first: if it is down nothing changes (503), so a blocked user
     never keeps working tokens.
     """
+    if user.status == UserStatus.UNVERIFIED and status == UserStatus.ACTIVE:
+        # Only verifying the phone at sign-up makes an account active.
+        raise InvalidStatusTransition("An unverified account becomes active only by verifying its phone.")
     if status != user.status and status not in ALLOWED_TRANSITIONS.get(user.status, set()):
         raise InvalidStatusTransition(f"Cannot change status from {user.status} to {status}.")
     if status in ENDS_SESSIONS and user.status != status:

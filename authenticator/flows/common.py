@@ -62,9 +62,12 @@ def identifier_parse(*, phone_number: str | None = None, email: str | None = Non
 
 
 def user_for_identifier(identifier: Identifier) -> User | None:
+    """The account an identifier signs into. An email counts only once it is verified:
+    anyone can type any address at sign-up, and it must not become a way in."""
     if identifier.kind == "phone":
         return user_get_by_phone(phone_number=identifier.value)
-    return user_get_by_email(email=identifier.value)
+    user = user_get_by_email(email=identifier.value)
+    return user if user is not None and user.email_verified_at is not None else None
 
 
 STATUS_ERRORS = {

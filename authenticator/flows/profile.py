@@ -37,9 +37,10 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email")
         if email.lower() != (user.email or "").lower() or user.email_verified_at is None:
+            # The send limit first: probing which addresses are taken costs a send slot.
+            otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
             if user_email_taken(email=email, exclude_user_id=user.pk):
                 raise EmailTaken()
-            otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
             _otp, code = otp_issue(user=user, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
             deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
                     subject=SUBJECTS["verify_email"])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
 from accounts.selectors import user_email_taken, user_get_by_phone
-from accounts.services import phone_and_country, user_create, user_set_status, validation_to_input_error
+from accounts.services import phone_and_country, user_create, user_update_unverified, user_set_status, validation_to_input_error
 from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
@@ -50,15 +50,21 @@ def signup_start(
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
+        # Checked the same way whether or not the number has an account, so the answer
+        # does not tell which (only the address's own owner is left out).
+        if email and user_email_taken(email=email, exclude_user_id=user.pk if user else None):
+            raise EmailTaken()
         if user is not None and user.status != UserStatus.UNVERIFIED:
             deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
             return _sent(OtpChannel.SMS)
         if user is None:
-            if email and user_email_taken(email=email):
-                raise EmailTaken()
             user = user_create(
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
             )
+        else:
+            # Not verified yet: whoever verifies the phone owns the account, and the
+            # details of the latest sign-up are the ones they asked for.
+            user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
         _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
         deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
         metrics.otp_sent(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
@@ -69,7 +75,8 @@ def _sent(channel: str) -> OtpSent:
     return OtpSent(channel=channel, expires_in=int(app_settings.OTP_TTL), resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
 
 
-def signup_verify(*, phone_number: str, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
+def signup_verify(*, phone_number: str, code: str, device: Device, google_continuation: str | None = None,
+                  country_id: str | None = None) -> SignedIn:
     """Check the sign-up code; the user becomes ``active``, signed in on ``device``.
 
     With a Google continuation, the Google identity is linked in the same transaction.
@@ -77,7 +84,7 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     from accounts.validation import normalise_phone
 
     try:
-        phone = normalise_phone(phone_number)
+        phone = normalise_phone(phone_number, (country_id or "").upper() or None)
     except ValidationError as exc:
         raise validation_to_input_error(exc, "phone_number")
     user = user_get_by_phone(phone_number=phone)

@@ -132,3 +132,24 @@ def test_profile_refuses_system_fields(api):
     response = api.patch("/api/v1/me", {"status": "active", "level": 9}, format="json", **bearer(body["tokens"]))
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"status", "level"}
+
+
+def test_probing_emails_through_the_profile_is_rate_limited(api):
+    sign_up(api, phone="+447400123457", email="taken@example.com")
+    body = sign_up(api)
+    auth = bearer(body["tokens"])
+    first = api.patch("/api/v1/me", {"email": "taken@example.com"}, format="json", **auth)
+    again = api.patch("/api/v1/me", {"email": "taken@example.com"}, format="json", **auth)
+    assert (first.status_code, again.status_code) == (409, 429)
+
+
+def test_an_unverified_account_is_not_activated_by_a_status_change():
+    from accounts.models import User
+    from authenticator.errors import InvalidStatusTransition
+    from authenticator.flows.account_status import account_set_status
+    from tests.factories import UserFactory
+
+    user = UserFactory(status=UserStatus.UNVERIFIED)
+    with pytest.raises(InvalidStatusTransition):
+        account_set_status(user=user, status=UserStatus.ACTIVE, reason="support")
+    assert User.objects.get(pk=user.pk).status == "unverified"

@@ -204,3 +204,19 @@ def test_expired_code_is_refused(api):
     Otp.objects.update(expired_at=timezone.now())
     response = verify(api, code, phone_number=PHONE)
     assert response.status_code == 400 and response.json()["code"] == "otp_expired"
+
+
+def test_an_unverified_email_is_no_way_in(api):
+    """Anyone can type any address at sign-up: until verified, it signs nobody in."""
+    UserFactory(phone_number=PHONE, email="victim-typo@example.com", email_verified_at=None)
+    response = request_code(api, email="victim-typo@example.com")
+    assert response.json()["status"] == "otp_sent"  # the same answer as for anyone
+    assert sent_to("victim-typo@example.com") == []
+    assert verify(api, "123456", email="victim-typo@example.com").json()["code"] == "invalid_otp"
+
+
+def test_email_spellings_differing_in_case_share_one_send_limit(api):
+    UserFactory(email="ann@example.com")
+    request_code(api, email="ann@example.com")
+    response = api.post("/api/v1/auth/otp", {"email": "ANN@example.com"}, format="json")
+    assert response.status_code == 429

@@ -106,3 +106,30 @@ def test_failed_sms_rolls_back_the_sign_up(api, settings):
     assert response.json()["code"] == "delivery_unavailable"
     assert "Retry-After" in response
     assert not User.objects.exists() and not Otp.objects.exists()
+
+
+def test_signing_up_again_before_verifying_replaces_the_details(api):
+    """Whoever verifies the phone owns the account, with the details they gave last."""
+    from django.core.cache import cache
+
+    api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Mallory",
+                                      "email": "mallory@example.com"}, format="json")
+    cache.clear()  # past the resend cooldown
+    api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}, format="json")
+    response = api.post("/api/v1/auth/signup/verify", {"phone_number": "07400 123456", "country_id": "GB",
+                                                        "otp": last_code_to(PHONE)}, format="json")
+    assert response.status_code == 201, response.content
+    user = User.objects.get(phone_number=PHONE)
+    assert (user.name, user.email) == ("Ann", None)
+
+
+def test_a_taken_email_is_refused_whether_or_not_the_number_has_an_account(api):
+    from django.core.cache import cache
+
+    sign_up(api, email="taken@example.com")
+    sign_up(api, phone="+447400123457")
+    cache.clear()
+    for phone in ("+447400123457", "+447400123458"):  # an account, and no account
+        response = api.post("/api/v1/auth/signup", {"phone_number": phone, "country_id": "GB", "name": "X",
+                                                     "email": "taken@example.com"}, format="json")
+        assert (response.status_code, response.json()["code"]) == (409, "email_taken")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.prove.proofs import brute_force, expire_codes_of
+from scripts.prove.proofs import brute_force, email_verified_of, expire_codes_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -15,7 +15,8 @@ ACCOUNT_MAX_FAILURES = 20  # OTP_ACCOUNT_MAX_FAILURES (default)
 def test_guesses_are_capped_per_code_and_per_account_whatever_the_attacker_does(live):
     phone = "+447400100200"
     result = brute_force(live.make, live.gateway, phone=phone, email="victim@example.com", parallel=50,
-                         expire=expire_codes_of(live.database_url, phone))
+                         expire=expire_codes_of(live.database_url, phone),
+                         verify_email=email_verified_of(live.database_url, phone))
     print(f"\nbrute force: per code {result.per_code_allowed}, account total {result.account_allowed}, "
           f"parallel burst {result.parallel_answers}, codes sent {result.codes_sent}")
     assert result.per_code_allowed[0] == MAX_ATTEMPTS  # the limit is reached, not just never exceeded
