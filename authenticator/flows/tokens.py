@@ -70,3 +70,13 @@ def sessions_revoke_all(*, user_id: int, status: str = LoginStatus.REVOKED) -> i
     """Sign a user out everywhere (support staff, operators, blocking)."""
     tokenizer().revoke_sessions(subject=str(user_id))
     return login_states_close(user_id=user_id, status=status)
+
+
+def tokenizer_purge() -> dict[str, int]:
+    """Drop the in-process Tokenizer's dead rows (expired refresh tokens, revoked jtis,
+    finished sessions); nothing to do when a remote Tokenizer keeps its own."""
+    from ..tokenizer import innermost
+    from ..tokenizer.local import LocalTokenizer
+
+    impl = innermost(tokenizer())
+    return impl.purge() if isinstance(impl, LocalTokenizer) else {}

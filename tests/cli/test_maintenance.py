@@ -139,3 +139,22 @@ def test_purge_shows_a_progress_bar_only_on_a_terminal():
     # The bar goes to stderr (stdout stays the result) and ends at the full count.
     assert "purging OTPs: 7 rows" in on_tty.stderr
     assert "purging login states: 5 rows" in on_tty.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_also_drops_the_in_process_tokenizers_dead_rows():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from authenticator.models import TokenizerRefreshToken
+    from authenticator.tokenizer import tokenizer
+
+    pair = tokenizer().issue(subject="1", session_id="42", amr=["otp_sms"], level=1, ip=None, user_agent="",
+                             idempotency_key="k")
+    TokenizerRefreshToken.objects.update(expires_at=timezone.now() - timedelta(days=1))
+    out = StringIO()
+    call_command("purge", "--json", stdout=out)
+    counts = json.loads(out.getvalue())
+    assert counts["tokenizer"]["refresh_tokens"] == 1
+    assert pair.session_id == "42" and not TokenizerRefreshToken.objects.exists()

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from otp.services import otps_purge_expired
 from sessions_log.services import login_states_purge
 
+from ...flows.tokens import tokenizer_purge
 from ..base import FlowCommand, input_error
 
 
@@ -47,4 +48,9 @@ class Command(FlowCommand):
         ):
             with tqdm(desc=f"purging {label}", unit=" rows", file=bar_stream, disable=not show, leave=True) as bar:
                 counts[key] = purge(older_than=age, batch_size=batch, progress=bar.update)
-        self.emit(counts, f"purged {counts['otps']} OTPs and {counts['login_states']} login states")
+        tokens = tokenizer_purge()
+        text = f"purged {counts['otps']} OTPs and {counts['login_states']} login states"
+        if any(tokens.values()):
+            counts["tokenizer"] = tokens
+            text += ", and " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in tokens.items())
+        self.emit(counts, text)
