@@ -3,10 +3,10 @@
 ``deliver`` is synchronous: a flow that must tell its caller the send failed (sign-up,
 verifying a new email) calls it and lets ``DeliveryUnavailable`` become a ``503``.
 
-``deliver_later`` is for the enumeration-safe sign-in request: the answer, and the time
-it takes, must be the same for known and unknown identifiers, so the provider's latency
-and its failures must stay out of the request. The send runs on the process-wide pool of
-``authenticator.background``; a failure is logged, never raised to anyone.
+``deliver_later`` queues a send on the process-wide pool of ``authenticator.background``
+and returns at once; a failure is logged, never raised. (The enumeration-safe sign-in
+request does not use it: it queues its whole job — make the code, then ``deliver`` — on
+that pool, after the answer has gone.)
 
 Logs never carry the message (it holds the code) nor the full recipient.
 """
