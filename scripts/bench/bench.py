@@ -18,6 +18,8 @@
    threads as gunicorn has in all (``--workers`` x ``--threads``). The gRPC server is one
    process (one GIL) where gunicorn runs ``--workers`` processes; ``--grpc-processes N``
    runs N servers instead, splitting the threads, with the virtual users spread over them.
+   Both servers stay up and the two transports take turns (``--rounds`` each, in ABBA
+   order), so load from elsewhere on a shared machine falls on both alike.
 5. Phase "limit": the same virtual users post to a bare Django + DRF endpoint doing one
    indexed SELECT, one INSERT and one Redis round trip (scripts/bench/baseline.py), under
    the same gunicorn configuration: the framework's limit for one sign-in step.
@@ -259,13 +261,22 @@ async def limit_vu(phase: Phase, base_url: str, deadline: float, users: int, rng
         await client.aclose()
 
 
-async def run_phase(name: str, vus: int, duration: float, make) -> Phase:
-    phase = Phase(name)
+async def run_phase(name: str | Phase, vus: int, duration: float, make) -> Phase:
+    """``vus`` virtual users for ``duration`` seconds; given a ``Phase``, adds to its figures."""
+    phase = name if isinstance(name, Phase) else Phase(name)
     started = time.monotonic()
     deadline = started + duration
     await asyncio.gather(*(make(n, phase, deadline) for n in range(vus)))
-    phase.seconds = time.monotonic() - started
+    phase.seconds += time.monotonic() - started
     return phase
+
+
+async def alternate(phases: list[tuple[Phase, Any]], vus: int, duration: float, rounds: int) -> None:
+    """Each phase runs ``duration`` seconds in all, in ``rounds`` turns taken in ABBA
+    order, so load from elsewhere on the machine falls on every phase alike."""
+    for r in range(rounds):
+        for phase, make in (phases if r % 2 == 0 else phases[::-1]):
+            await run_phase(phase, vus, duration / rounds, make(r))
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -309,7 +320,8 @@ async def bench(args: argparse.Namespace) -> int:
                   + (" (ONE process: one GIL, where gunicorn has " + f"{args.workers})" if args.grpc_processes == 1 else ""))
     print(f"== machine: {cpus} CPU cores shared by gunicorn ({args.workers} workers x {args.threads} threads), PostgreSQL, Redis "
           f"and this load generator (one asyncio process, {args.vus} virtual users): figures are a lower bound.")
-    print(f"== gRPC: {grpc_shape}, run after gunicorn stops; one channel (connection) per virtual user")
+    print(f"== gRPC: {grpc_shape}; one channel (connection) per virtual user; REST and gRPC take turns "
+          f"({args.rounds} rounds each, ABBA order) so load from elsewhere falls on both alike")
     rng = random.Random(args.seed)
     offset = rng.randrange(1_000_000)
 
@@ -320,23 +332,27 @@ async def bench(args: argparse.Namespace) -> int:
     def grpc_client(n: int) -> GrpcClient:
         return GrpcClient(grpc_servers[n % len(grpc_servers)].target)
 
-    await asyncio.to_thread(service.start)
+    svc = Phase("service: OTP sign-in (request + verify)")
+    sup = Phase("service: sign-up (signup + verify)")
+    gsvc = Phase("grpc: OTP sign-in (RequestOtp + VerifyOtp)")
+    gsup = Phase("grpc: sign-up (SignUp + VerifySignUp)")
     try:
-        # Warm up: imports, pools, first queries — not measured.
-        await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0))
-        svc = await run_phase("service: OTP sign-in (request + verify)", args.vus, args.duration, flows(0.0, 100))
-        sup = await run_phase("service: sign-up (signup + verify)", args.vus, args.duration / 2, flows(1.0, 0))
-    finally:
-        await asyncio.to_thread(service.stop)
-    try:
+        # Both servers are up (idle ones cost no CPU); the transports take turns.
+        await asyncio.to_thread(service.start)
         for grpc_server in grpc_servers:
             await asyncio.to_thread(grpc_server.start)
+        # Warm up: imports, pools, first queries — not measured.
+        await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0))
         await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0, grpc_client))
-        gsvc = await run_phase("grpc: OTP sign-in (RequestOtp + VerifyOtp)", args.vus, args.duration, flows(0.0, 200, grpc_client))
-        gsup = await run_phase("grpc: sign-up (SignUp + VerifySignUp)", args.vus, args.duration / 2, flows(1.0, 0, grpc_client))
+        # Each turn starts the virtual users at other seeded users (see service_vu).
+        await alternate([(svc, lambda r: flows(0.0, 100 + 1000 * r)), (gsvc, lambda r: flows(0.0, 600 + 1000 * r, grpc_client))],
+                        args.vus, args.duration, args.rounds)
+        await alternate([(sup, lambda r: flows(1.0, 0)), (gsup, lambda r: flows(1.0, 0, grpc_client))],
+                        args.vus, args.duration / 2, args.rounds)
     finally:
         for grpc_server in grpc_servers:
             await asyncio.to_thread(grpc_server.stop)
+        await asyncio.to_thread(service.stop)
     grpc_logged = [line for grpc_server in grpc_servers for line in grpc_server.server_errors_logged()]
     await asyncio.to_thread(limit.start)
     try:
@@ -389,6 +405,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--grpc-workers", type=int, default=0,
                         help="gRPC handler threads in all (default: --workers x --threads, gunicorn's total)")
+    parser.add_argument("--rounds", type=int, default=4, help="turns REST and gRPC take within each phase's duration")
     parser.add_argument("--grpc-processes", type=int, default=1,
                         help="gRPC server processes sharing those threads (default 1: grpcserver is one process)")
     parser.add_argument("--seed", type=int, default=1)
