@@ -28,6 +28,7 @@ from .proofs import (
     SPELLINGS,
     brute_force,
     concurrent_redemption,
+    email_verified_of,
     enumeration,
     expire_codes_of,
     hostile_input,
@@ -94,7 +95,8 @@ def main() -> int:
         if "brute" in only:
             phone = unique_phone(3_000_000 + run_id)
             r = brute_force(make, gateway, phone=phone, email=f"victim{run_id}@example.com", parallel=50,
-                            expire=expire_codes_of(args.database_url, phone))
+                            expire=expire_codes_of(args.database_url, phone),
+                            verify_email=email_verified_of(args.database_url, phone))
             good = r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 24
             ok &= good
             print(f"[{verdict(good)}] brute force: guesses one code allowed: max {r.max_per_code} (per code {r.per_code_allowed}); "
