@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .harness import PYTHON, ROOT, running, transport, unique_phone
+from .harness import PYTHON, ROOT, RestTransport, running, unique_phone
 from .proofs import sign_up
 
 # The schema's own auth-free operations are fuzzed with the header too: the bearer is
@@ -74,7 +74,7 @@ def schemathesis_run(base_url: str, *, token: str, seed: int, max_examples: int,
 
 
 def fuzz(base_url: str, gateway, *, seed: int, max_examples: int, workers: int = 2, phone_seed: int = 0) -> list[FuzzRun]:
-    tr = transport("rest", _FakeServer(base_url))
+    tr = RestTransport(base_url)
     main_token = sign_up(tr, gateway, unique_phone(9_000_000 + phone_seed)).body["tokens"]["access_token"]
     signout_token = sign_up(tr, gateway, unique_phone(9_000_001 + phone_seed)).body["tokens"]["access_token"]
     tr.close()
@@ -84,11 +84,6 @@ def fuzz(base_url: str, gateway, *, seed: int, max_examples: int, workers: int =
         schemathesis_run(base_url, token=signout_token, seed=seed, max_examples=max_examples, name="sign-out",
                          include=SIGN_OUT, workers=1),
     ]
-
-
-@dataclass
-class _FakeServer:
-    base_url: str
 
 
 def main() -> int:
