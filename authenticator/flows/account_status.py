@@ -20,6 +20,7 @@ def account_set_status(*, user: User, status: str, reason: str = "", actor: User
     The Tokenizer is told first: if it is down nothing changes (503), so a blocked user
     never keeps working tokens.
     """
+    user.refresh_from_db(fields=["status"])  # decide on the status as it is now, not as loaded
     if user.status == UserStatus.UNVERIFIED and status == UserStatus.ACTIVE:
         # Only verifying the phone at sign-up makes an account active.
         raise InvalidStatusTransition("An unverified account becomes active only by verifying its phone.")
