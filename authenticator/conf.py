@@ -68,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     # gRPC server (manage.py grpcserver): listen address and handler threads.
     "GRPC_BIND": "127.0.0.1:50051",
     "GRPC_WORKERS": 8,
+    # Server processes sharing the port (SO_REUSEPORT), each with GRPC_WORKERS threads:
+    # one process is one GIL, so more use more cores. 1 = one process, a port of its own.
+    "GRPC_PROCESSES": 1,
     # Seconds running calls may finish in after SIGTERM.
     "GRPC_SHUTDOWN_GRACE": 10.0,
 }

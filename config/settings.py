@@ -240,6 +240,7 @@ AUTHENTICATOR = {
     "FIREBASE_CLOCK_SKEW": env.int("FIREBASE_CLOCK_SKEW", default=5),
     "GRPC_BIND": env.str("GRPC_BIND", default="127.0.0.1:50051"),
     "GRPC_WORKERS": env.int("GRPC_WORKERS", default=8),
+    "GRPC_PROCESSES": env.int("GRPC_PROCESSES", default=1),
     "GRPC_SHUTDOWN_GRACE": env.float("GRPC_SHUTDOWN_GRACE", default=10.0),
 }
 

@@ -63,8 +63,12 @@ def size_db_pool(workers: int) -> int:
     return 0
 
 
-def build_server(*, bind: str | None = None, workers: int | None = None) -> GrpcServer:
-    """A started server on ``bind`` (host:port; port 0 picks a free one)."""
+def build_server(*, bind: str | None = None, workers: int | None = None, reuse_port: bool = False) -> GrpcServer:
+    """A started server on ``bind`` (host:port; port 0 picks a free one).
+
+    ``reuse_port`` lets it share the port with other processes that set ``SO_REUSEPORT``
+    (``grpcserver --processes N``: the kernel spreads connections over them); without it
+    a taken port fails."""
     bind = bind or str(app_settings.GRPC_BIND)
     workers = int(workers or app_settings.GRPC_WORKERS)
     if workers < 1:
@@ -74,7 +78,7 @@ def build_server(*, bind: str | None = None, workers: int | None = None) -> Grpc
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="authn-grpc"),
         interceptors=[ErrorInterceptor()],
         maximum_concurrent_rpcs=workers * QUEUE_FACTOR,
-        options=[("grpc.so_reuseport", 0)],  # a taken port must fail, not be shared
+        options=[("grpc.so_reuseport", int(reuse_port))],
     )
     authenticator_pb2_grpc.add_AuthenticatorServicer_to_server(AuthenticatorServicer(), server)
     health_servicer = health.HealthServicer()

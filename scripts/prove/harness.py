@@ -284,6 +284,7 @@ class GrpcService:
     log_path: Path | None = None
     process: subprocess.Popen | None = None
     target: str = ""  # host:port for grpc channels
+    processes: int = 1
 
     def environment(self) -> dict[str, str]:
         return service_environment(self.database_url, self.redis_url, dict(self.env))
@@ -295,7 +296,7 @@ class GrpcService:
         start_at = self.log_path.stat().st_size
         self.process = subprocess.Popen(
             [PYTHON, "manage.py", "grpcserver", "--bind", "127.0.0.1:0", "--workers", str(self.workers),
-             "--grace", f"{self.grace:g}"],
+             "--grace", f"{self.grace:g}", "--processes", str(self.processes)],
             cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

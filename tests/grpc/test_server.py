@@ -120,13 +120,15 @@ def test_the_server_command_serves_health_and_exits_zero_on_sigterm():
 
 
 @pytest.mark.django_db
-def test_the_server_command_refuses_a_taken_port():
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_server_command_refuses_a_taken_port(processes):
     from authenticator.grpc.server import build_server
 
     taken = build_server(bind="127.0.0.1:0", workers=1)
     try:
         process = subprocess.run(
-            [sys.executable, "manage.py", "grpcserver", "--bind", f"127.0.0.1:{taken.port}", "--workers", "1"],
+            [sys.executable, "manage.py", "grpcserver", "--bind", f"127.0.0.1:{taken.port}", "--workers", "1",
+             "--processes", str(processes)],
             cwd=ROOT, env=command_env(),
             capture_output=True, text=True, timeout=60, check=False,
         )
