@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from django.db.models.functions import Lower
 
+from authenticator.sql import fetch_one
+
 from .models import User
+
+# Both run on every sign-in: written once (authenticator.sql), not compiled per call.
 
 
 def user_get_by_phone(*, phone_number: str) -> User | None:
-    """``phone_number`` must already be E.164."""
-    return User.objects.filter(phone_number=phone_number).first()
+    """``phone_number`` must already be E.164 (unique)."""
+    return fetch_one(User, "phone_number = %s", [phone_number])
 
 
 def user_get_by_email(*, email: str) -> User | None:
     # Matches the functional unique index on lower(email).
-    return User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower()).first()
+    return fetch_one(User, "LOWER(email) = %s", [email.lower()])
 
 
 def user_email_taken(*, email: str, exclude_user_id: int | None = None) -> bool:

@@ -64,17 +64,17 @@ RETURNING attempts
 """
 
 
-def otp_issue(*, user, purpose: str, channel: str, sent_to: str) -> tuple[Otp, str]:
-    """Create a new code for ``user`` and ``purpose``; the previous code stops working."""
+def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str) -> tuple[Otp, str]:
+    """Create a new code for the user and ``purpose``; the previous code stops working."""
     now = timezone.now()
     expires = now + timedelta(seconds=int(app_settings.OTP_TTL))
     code = otp_generate()
-    otp = Otp(id=next_id(), user_id=user.pk, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
+    otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
               channel=channel, sent_to=sent_to, created_at=now, expired_at=expires)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(_ISSUE_SQL, {
-            "id": otp.pk, "user_id": user.pk, "hash": otp.otp, "purpose": purpose, "channel": channel,
+            "id": otp.pk, "user_id": user_id, "hash": otp.otp, "purpose": purpose, "channel": channel,
             "sent_to": sent_to, "now": adapt(now), "expires": adapt(expires), "since": adapt(now - ACCOUNT_WINDOW),
             "daily_cap": int(app_settings.OTP_ACCOUNT_MAX_FAILURES), "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
         })

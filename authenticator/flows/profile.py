@@ -41,7 +41,7 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
             otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
             if user_email_taken(email=email, exclude_user_id=user.pk):
                 raise EmailTaken()
-            _otp, code = otp_issue(user=user, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
+            _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
             deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
                     subject=SUBJECTS["verify_email"])
             metrics.otp_sent(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)

@@ -7,7 +7,7 @@ code is made and sent is decided in the background.
 
 from __future__ import annotations
 
-from accounts.models import User, UserStatus
+from accounts.models import UserStatus
 from otp.delivery import deliver
 from otp.models import OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
@@ -24,8 +24,15 @@ from .messages import SUBJECTS, code_message
 def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
     otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN)
     user = user_for_identifier(identifier)
-    user_id = user.pk if user is not None and user.status == UserStatus.ACTIVE else None
-    submit_after_response(lambda: _send_sign_in_code(user_id=user_id, identifier=identifier), name="sign-in code")
+    if user is not None and user.status == UserStatus.ACTIVE:
+        # The job takes the id and address, not the row: it needs nothing else of it.
+        user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)
+        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel),
+                              name="sign-in code")
+    else:
+        # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
+        # time a job takes to be queued.
+        submit_after_response(_nothing, name="sign-in code")
     return OtpSent(
         channel=identifier.channel,
         expires_in=int(app_settings.OTP_TTL),
@@ -33,19 +40,14 @@ def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
     )
 
 
-def _send_sign_in_code(*, user_id: int | None, identifier: Identifier) -> None:
-    if user_id is None:
-        return  # unknown or inactive: nothing is sent, nothing tells the caller
-    user = User.objects.get(pk=user_id)
-    to = user.phone_number if identifier.kind == "phone" else user.email
-    _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, sent_to=to)
-    deliver(
-        channel=identifier.channel,
-        to=to,
-        message=code_message(code=code, purpose="signin"),
-        subject=SUBJECTS["signin"],
-    )
-    metrics.otp_sent(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
+def _nothing() -> None:
+    pass
+
+
+def _send_sign_in_code(*, user_id: int, to: str, channel: str) -> None:
+    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to)
+    deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
+    metrics.otp_sent(channel=channel, purpose=OtpPurpose.SIGNIN)
 
 
 def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:

@@ -65,7 +65,7 @@ def signup_start(
             # Not verified yet: whoever verifies the phone owns the account, and the
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
-        _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
+        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
         deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
         metrics.otp_sent(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
     return _sent(OtpChannel.SMS)

@@ -322,6 +322,7 @@ async def bench(args: argparse.Namespace) -> int:
           f"and this load generator (one asyncio process, {args.vus} virtual users): figures are a lower bound.")
     print(f"== gRPC: {grpc_shape}; one channel (connection) per virtual user; REST and gRPC take turns "
           f"({args.rounds} rounds each, ABBA order) so load from elsewhere falls on both alike")
+    phases = set(args.phases.split(","))
     rng = random.Random(args.seed)
     offset = rng.randrange(1_000_000)
 
@@ -342,28 +343,35 @@ async def bench(args: argparse.Namespace) -> int:
         for grpc_server in grpc_servers:
             await asyncio.to_thread(grpc_server.start)
         # Warm up: imports, pools, first queries — not measured.
-        await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0))
-        await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0, grpc_client))
+        signin = [(svc, lambda r: flows(0.0, 100 + 1000 * r))] if "rest" in phases else []
+        signup = [(sup, lambda r: flows(1.0, 0))] if "rest" in phases else []
+        if "rest" in phases:
+            await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0))
+        if "grpc" in phases:
+            await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(0.5, 0, grpc_client))
+            signin.append((gsvc, lambda r: flows(0.0, 600 + 1000 * r, grpc_client)))
+            signup.append((gsup, lambda r: flows(1.0, 0, grpc_client)))
         # Each turn starts the virtual users at other seeded users (see service_vu).
-        await alternate([(svc, lambda r: flows(0.0, 100 + 1000 * r)), (gsvc, lambda r: flows(0.0, 600 + 1000 * r, grpc_client))],
-                        args.vus, args.duration, args.rounds)
-        await alternate([(sup, lambda r: flows(1.0, 0)), (gsup, lambda r: flows(1.0, 0, grpc_client))],
-                        args.vus, args.duration / 2, args.rounds)
+        await alternate(signin, args.vus, args.duration, args.rounds)
+        await alternate(signup, args.vus, args.duration / 2, args.rounds)
     finally:
         for grpc_server in grpc_servers:
             await asyncio.to_thread(grpc_server.stop)
         await asyncio.to_thread(service.stop)
     grpc_logged = [line for grpc_server in grpc_servers for line in grpc_server.server_errors_logged()]
-    await asyncio.to_thread(limit.start)
-    try:
-        await run_phase("warm-up", args.vus, min(3.0, args.duration), lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
-        floor = await run_phase("limit (bare Django + DRF: 1 SELECT, 1 INSERT, 1 Redis)", args.vus, args.duration,
-                                lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
-    finally:
-        await asyncio.to_thread(limit.stop)
+    floor = Phase("limit (bare Django + DRF: 1 SELECT, 1 INSERT, 1 Redis)")
+    if "limit" in phases:
+        await asyncio.to_thread(limit.start)
+        try:
+            await run_phase("warm-up", args.vus, min(3.0, args.duration),
+                            lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
+            await run_phase(floor, args.vus, args.duration, lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
+        finally:
+            await asyncio.to_thread(limit.stop)
     print("== results")
-    for line in svc.report() + sup.report() + gsvc.report() + gsup.report() + floor.report():
-        print(line)
+    for phase in (svc, sup, gsvc, gsup, floor):
+        if phase.seconds:
+            print("\n".join(phase.report()))
     signin = svc.flows_per_s("signin")
     limit_rate = floor.flows_per_s("floor")
     ratio = signin / limit_rate if limit_rate else 0.0
@@ -409,6 +417,8 @@ def main() -> int:
     parser.add_argument("--grpc-processes", type=int, default=1,
                         help="gRPC server processes sharing those threads (default 1: grpcserver is one process)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--phases", default="rest,grpc,limit",
+                        help="which to run, comma-separated: rest, grpc, limit (all by default; a partial run has no ratio)")
     args = parser.parse_args()
     return asyncio.run(bench(args))
 

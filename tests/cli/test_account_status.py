@@ -30,7 +30,7 @@ def signed_up_twice():
     from otp.models import OtpChannel, OtpPurpose
     from otp.services import otp_issue
 
-    _otp, code = otp_issue(user=first.user, purpose=OtpPurpose.SIGNIN, channel=OtpChannel.SMS, sent_to=PHONE)
+    _otp, code = otp_issue(user_id=first.user.pk, purpose=OtpPurpose.SIGNIN, channel=OtpChannel.SMS, sent_to=PHONE)
     from authenticator.flows.common import identifier_parse
 
     second = sign_in_otp_verify(identifier=identifier_parse(phone_number=PHONE), code=code, device=Device(platform="web"))

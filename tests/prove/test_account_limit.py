@@ -14,7 +14,7 @@ ACCOUNT_MAX_FAILURES = 20
 
 
 def _sign_in_once(user) -> None:
-    _otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
+    _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
     otp_consume(checked=otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code))
 
 
@@ -22,7 +22,7 @@ def test_right_codes_do_not_count_towards_the_account_lockout():
     user = UserFactory(phone_number="+447400123456")
     for _ in range(ACCOUNT_MAX_FAILURES + 1):
         _sign_in_once(user)
-    otp, _code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
+    otp, _code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
     assert otp.attempts == 0
 
 
@@ -33,7 +33,7 @@ def _wrong_round(user) -> None:
     from authenticator.errors import InvalidOtp
     from otp.models import Otp
 
-    otp, code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
+    otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
     assert otp.attempts == 0
     for _ in range(5):
         with pytest.raises(InvalidOtp):
@@ -47,7 +47,7 @@ def test_new_codes_are_born_locked_after_exactly_the_account_ceiling_of_wrong_tr
         _sign_in_once(user)
     for _ in range(ACCOUNT_MAX_FAILURES // 5):
         _wrong_round(user)  # every one of these codes is still born unlocked
-    otp, _code = otp_issue(user=user, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
+    otp, _code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel="sms", sent_to=user.phone_number)
     assert otp.attempts == 5  # born locked
 
 
