@@ -59,7 +59,10 @@ limit_request_fields = _int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
 limit_request_field_size = _int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
 
 # --- logs: stdout/stderr, for the container runtime to collect --------------------------
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# The application writes its own access line per request (JSON, with the request id:
+# authenticator.logging.RequestIdMiddleware); gunicorn's would be a second, poorer line
+# and costs a formatted log record per request, so it is off unless asked for.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'

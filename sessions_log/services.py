@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from authenticator.geolocation import locate
+from authenticator.sql import insert
 
 from .models import LoginState, LoginStatus
 
@@ -22,7 +23,7 @@ class Device:
 
 
 def login_state_open(*, user, device: Device, method: str) -> LoginState:
-    return LoginState.objects.create(
+    state = LoginState(
         user=user,
         logged_in_on=device.platform[:128],
         logged_in_from=locate(device.ip).label()[:128],
@@ -31,6 +32,8 @@ def login_state_open(*, user, device: Device, method: str) -> LoginState:
         method=method,
         status=LoginStatus.ACTIVE,
     )
+    insert(state)  # on every sign-in: one INSERT written once (authenticator.sql)
+    return state
 
 
 def login_states_close(*, user_id: int, status: str, session_id: int | None = None, except_session_id: int | None = None) -> int:

@@ -32,6 +32,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..conf import app_settings
+from ..sql import insert
 from ..errors import InvalidInput, InvalidToken, TokenizerUnavailable
 from ..models import (
     TokenizerRefreshToken,
@@ -50,22 +51,6 @@ MAX_TOKEN_LENGTH = 4096
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _insert_unless_present(obj: TokenizerSession) -> bool:
-    """INSERT the row unless its primary key exists; True if it was inserted."""
-    connection = transaction.get_connection()
-    fields = obj._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(obj._meta.db_table)} ({columns}) "  # noqa: S608  # nosec B608 - names from the model
-            f"VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-            params,
-        )
-        return cursor.rowcount == 1
 
 
 class LocalTokenizer:
@@ -116,7 +101,7 @@ class LocalTokenizer:
         # sign-in calls this inside its own transaction, and savepoints would cost it two
         # more statements on every sign-in; a duplicate raises nothing to break it.
         with transaction.atomic(savepoint=False):
-            inserted = _insert_unless_present(session)
+            inserted = insert(session, ignore_conflicts=True)
             if inserted:
                 self._new_refresh_token(session_id=session.pk, refresh_token=refresh_token, now=now)
         if not inserted:
@@ -128,12 +113,12 @@ class LocalTokenizer:
 
     @staticmethod
     def _new_refresh_token(*, session_id: str, refresh_token: str, now: datetime) -> None:
-        TokenizerRefreshToken.objects.create(
+        insert(TokenizerRefreshToken(
             token_hash=token_hash(refresh_token),
             session_id=session_id,
             created_at=now,
             expires_at=now + timedelta(seconds=_refresh_ttl()),
-        )
+        ))
 
     @staticmethod
     def _replayed_session(*, subject: str, session_id: str, idempotency_key: str) -> TokenizerSession:
@@ -161,12 +146,7 @@ class LocalTokenizer:
                 if row.expires_at <= now or row.session.revoked_at is not None:
                     raise InvalidToken()
                 new_token = secrets.token_urlsafe(32)
-                TokenizerRefreshToken.objects.create(
-                    token_hash=token_hash(new_token),
-                    session_id=row.session_id,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=_refresh_ttl()),
-                )
+                self._new_refresh_token(session_id=row.session_id, refresh_token=new_token, now=now)
                 return self._pair(session=row.session, refresh_token=new_token, key=key)
         # A rotated token came back: someone else holds the chain. Revoked outside the
         # block above so that raising does not roll the revocation back.

@@ -219,7 +219,7 @@ class Server:
         return service_environment(self.database_url, self.redis_url, {
             "WEB_CONCURRENCY": str(self.workers),
             "GUNICORN_THREADS": str(self.threads),
-            "GUNICORN_ACCESSLOG": os.environ.get("PROVE_ACCESSLOG", "/dev/null"),
+            "GUNICORN_ACCESSLOG": os.environ.get("PROVE_ACCESSLOG", ""),
             "GUNICORN_LOGLEVEL": "warning",
             "GUNICORN_MAX_REQUESTS": "0",
             **self.env,
