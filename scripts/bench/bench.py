@@ -14,10 +14,9 @@
    (signup + signup/verify) of new numbers.
 4. Phase "grpc": the same virtual users run the same flows over gRPC (grpc.aio, one
    channel and connection per virtual user, as each REST virtual user has its own httpx
-   client) against ``manage.py grpcserver`` with the same settings and as many handler
-   threads as gunicorn has in all (``--workers`` x ``--threads``). The gRPC server is one
-   process (one GIL) where gunicorn runs ``--workers`` processes; ``--grpc-processes N``
-   runs N servers instead, splitting the threads, with the virtual users spread over them.
+   client) against ``manage.py grpcserver`` with the same settings and the same shape as
+   gunicorn: ``--processes`` = gunicorn's ``--workers``, ``--workers`` (threads) = its
+   ``--threads``, on one port (``--grpc-processes`` / ``--grpc-threads`` change it).
    Both servers stay up and the two transports take turns (``--rounds`` each, in ABBA
    order), so load from elsewhere on a shared machine falls on both alike.
 5. Phase "limit": the same virtual users post to a bare Django + DRF endpoint doing one
@@ -307,17 +306,16 @@ async def bench(args: argparse.Namespace) -> int:
     }
     service = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
                      env=service_env)
-    # As many handler threads in all as gunicorn has (workers x threads), split over the
-    # gRPC processes; each grows its own database pool to its threads + background.
-    grpc_threads = args.grpc_workers or args.workers * args.threads
-    per_process = max(1, grpc_threads // args.grpc_processes)
-    grpc_servers = [GrpcService(database_url=database_url, redis_url=args.redis_url, workers=per_process, env=service_env)
-                    for _ in range(args.grpc_processes)]
+    # The same shape as gunicorn: as many processes, as many threads each, one port; each
+    # process grows its own database pool to its threads + background.
+    grpc_processes = args.grpc_processes or args.workers
+    per_process = args.grpc_threads or args.threads
+    grpc_servers = [GrpcService(database_url=database_url, redis_url=args.redis_url, workers=per_process,
+                                processes=grpc_processes, env=service_env)]
     limit = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
                    app="scripts.bench.baseline:application", env={**common, "DJANGO_SETTINGS_MODULE": "scripts.bench.baseline"})
     cpus = os.cpu_count()
-    grpc_shape = (f"{args.grpc_processes} gRPC process{'es' if args.grpc_processes > 1 else ''} x {per_process} threads"
-                  + (" (ONE process: one GIL, where gunicorn has " + f"{args.workers})" if args.grpc_processes == 1 else ""))
+    grpc_shape = f"grpcserver --processes {grpc_processes} --workers {per_process} (threads each), one port"
     print(f"== machine: {cpus} CPU cores shared by gunicorn ({args.workers} workers x {args.threads} threads), PostgreSQL, Redis "
           f"and this load generator (one asyncio process, {args.vus} virtual users): figures are a lower bound.")
     print(f"== gRPC: {grpc_shape}; one channel (connection) per virtual user; REST and gRPC take turns "
@@ -397,7 +395,7 @@ async def bench(args: argparse.Namespace) -> int:
                       "ratio": round(ratio, 3), "signin_rps": round(svc.requests / svc.seconds, 1),
                       "otp_p99_ms": round(request_p99, 1), "verify_p99_ms": round(verify_p99, 1),
                       "grpc_signin_flows_per_s": round(grpc_signin, 2), "grpc_signup_flows_per_s": round(gsup.flows_per_s("signup"), 2),
-                      "grpc_vs_rest": round(grpc_vs_rest, 3), "grpc_processes": args.grpc_processes,
+                      "grpc_vs_rest": round(grpc_vs_rest, 3), "grpc_processes": grpc_processes,
                       "grpc_threads_per_process": per_process, "errors": errors}))
     return 0 if not errors else 1
 
@@ -411,11 +409,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--grpc-workers", type=int, default=0,
-                        help="gRPC handler threads in all (default: --workers x --threads, gunicorn's total)")
+    parser.add_argument("--grpc-threads", type=int, default=0, help="gRPC handler threads per process (default: --threads)")
     parser.add_argument("--rounds", type=int, default=4, help="turns REST and gRPC take within each phase's duration")
-    parser.add_argument("--grpc-processes", type=int, default=1,
-                        help="gRPC server processes sharing those threads (default 1: grpcserver is one process)")
+    parser.add_argument("--grpc-processes", type=int, default=0, help="gRPC server processes (default: --workers)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--phases", default="rest,grpc,limit",
                         help="which to run, comma-separated: rest, grpc, limit (all by default; a partial run has no ratio)")
