@@ -400,6 +400,73 @@ async def bench(args: argparse.Namespace) -> int:
     return 0 if not errors else 1
 
 
+async def scale(args: argparse.Namespace) -> int:
+    """``--scale 10000,1000000``: the same sign-in flows against databases of each size,
+    servers for every size up at once and the sizes taking turns (ABBA), so the drop
+    from the small table to the large one is measured in one run, not across runs that
+    the machine's drift between them would blur."""
+    sizes = [int(n) for n in args.scale.split(",")]
+    phases_wanted = set(args.phases.split(",")) & {"rest", "grpc"}
+    capture = AsyncCapture()
+    await capture.start()
+    service_env = {
+        **UNTHROTTLED, "DB_POOL_MAX_SIZE": str(args.threads + 2), "GUNICORN_TIMEOUT": "60",
+        "SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": capture.url,
+        "OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "1000000", "OTP_ACCOUNT_MAX_FAILURES": "1000000",
+        "TOKENIZER_URL": "", "LOG_LEVEL": "ERROR",
+    }
+    rng = random.Random(args.seed)
+    offset = rng.randrange(1_000_000)
+    servers: list[Any] = []
+    turns: list[tuple[Phase, Any]] = []
+    try:
+        for users in sizes:
+            database_url = database_url_for(f"authn_bench_{users}", args.database_url)
+            print(f"== database {database_url.rsplit('/', 1)[1]}: seeding {users:,} users (+ login states, OTP rows) if missing")
+            seeded = prepare(database_url, users)
+            print(f"   rows: users {seeded['users']:,}, login_states {seeded['login_states']:,}, otps {seeded['otps']:,}")
+            for transport in sorted(phases_wanted, reverse=True):  # rest, then grpc
+                if transport == "rest":
+                    server = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers,
+                                    threads=args.threads, env=service_env)
+                else:
+                    server = GrpcService(database_url=database_url, redis_url=args.redis_url,
+                                         workers=args.grpc_threads or args.threads,
+                                         processes=args.grpc_processes or args.workers, env=service_env)
+                await asyncio.to_thread(server.start)
+                servers.append(server)
+
+                def client(n: int, server=server, transport=transport) -> Client:
+                    return RestClient(server.base_url) if transport == "rest" else GrpcClient(server.target)
+
+                def flows(r: int, users=users, client=client):
+                    return lambda n, ph, dl: service_vu(n, ph, client(n), capture, dl, users, 0.0, rng, args.vus,
+                                                        offset + 100 + 1000 * r)
+
+                await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(99))
+                turns.append((Phase(f"{transport}: OTP sign-in, {users:,} users"), flows))
+        print(f"== {len(turns)} phases take turns, {args.rounds} rounds in ABBA order, {args.duration:g}s each in all")
+        await alternate(turns, args.vus, args.duration, args.rounds)
+    finally:
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+    print("== results")
+    for phase, _ in turns:
+        print("\n".join(phase.report()))
+    print("== throughput against the smallest table (target: no more than 10 % lower)")
+    summary = {}
+    for transport in sorted(phases_wanted, reverse=True):
+        rates = [(phase.name, phase.flows_per_s("signin")) for phase, _ in turns if phase.name.startswith(transport)]
+        base = rates[0][1]
+        for name, rate in rates:
+            change = (rate / base - 1) * 100 if base else 0.0
+            print(f"  {name}: {rate:.1f} flows/s ({change:+.1f} %)")
+            summary[name] = round(rate, 2)
+    errors = sum(sum(phase.errors.values()) for phase, _ in turns)
+    print(json.dumps({"scale": sizes, "vus": args.vus, "duration": args.duration, "signin_flows_per_s": summary, "errors": errors}))
+    return 0 if not errors else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/authn_bench"))
@@ -415,8 +482,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--phases", default="rest,grpc,limit",
                         help="which to run, comma-separated: rest, grpc, limit (all by default; a partial run has no ratio)")
+    parser.add_argument("--scale", default="",
+                        help="comma-separated table sizes, e.g. 10000,1000000: sign-in flows on each, taking turns "
+                        "(no limit or sign-up phase)")
     args = parser.parse_args()
-    return asyncio.run(bench(args))
+    return asyncio.run(scale(args) if args.scale else bench(args))
 
 
 if __name__ == "__main__":
