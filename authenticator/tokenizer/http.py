@@ -1,7 +1,10 @@
 """The Tokenizer contract over HTTP: the client of a separate Tokenizer service.
 
-One pooled ``requests.Session`` per process (re-created in a forked child: sockets must
-not be shared across processes), ``(connect, read)`` timeouts from settings, and retries
+One urllib3 ``PoolManager`` per process, shared by its threads (urllib3's pools are
+thread-safe, where a ``requests.Session`` is not documented to be; re-created in a
+forked child: sockets must not be shared across processes; no proxies or ``.netrc``
+from the environment for a service-to-service call), ``(connect, read)`` timeouts from
+settings, and retries
 with jittered exponential backoff only for the calls that are safe to repeat — revoke,
 sessions/revoke, introspect, jwks, and issue (it carries an ``Idempotency-Key``). Refresh
 is never repeated: a lost answer may already have rotated the token, and a second try
@@ -24,8 +27,8 @@ import time
 import weakref
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
+import certifi
+import urllib3
 
 from ..conf import app_settings
 from ..errors import InvalidToken, TokenizerUnavailable
@@ -53,7 +56,7 @@ class HttpTokenizer:
         self._base_url = base_url
         self._api_key = api_key
         self._lock = threading.Lock()
-        self._session: requests.Session | None = None
+        self._session: urllib3.PoolManager | None = None
         self._pid = os.getpid()
         _instances.add(self)
 
@@ -103,7 +106,7 @@ class HttpTokenizer:
 
     # -- transport ---------------------------------------------------------------------
 
-    def _http(self) -> requests.Session:
+    def _http(self) -> urllib3.PoolManager:
         if self._pid != os.getpid():  # forked without the at-fork hook (belt and braces)
             self._after_fork()
         session = self._session
@@ -123,7 +126,7 @@ class HttpTokenizer:
     def close(self) -> None:
         with self._lock:
             if self._session is not None:
-                self._session.close()
+                self._session.clear()
                 self._session = None
 
     def _call(
@@ -167,20 +170,27 @@ class HttpTokenizer:
         *,
         allow_empty: bool,
     ) -> Any:
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers = {**headers, "Content-Type": "application/json"}
         try:
-            response = self._http().request(method, url, json=body, headers=headers, timeout=timeout, allow_redirects=False)
-        except requests.Timeout as exc:
+            response = self._http().request(
+                method, url, body=payload, headers=headers, timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                retries=False, redirect=False,
+            )
+        except urllib3.exceptions.TimeoutError as exc:
             raise _Retryable(f"timeout ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
-        status = response.status_code
+        status = response.status
         if status in RETRY_STATUSES:
             raise _Retryable(f"HTTP {status}")
         if 200 <= status < 300:
-            if allow_empty and not response.content.strip():
+            if allow_empty and not response.data.strip():
                 return None
             try:
-                return json.loads(response.content)
+                return json.loads(response.data)
             except ValueError:
                 log.warning("Tokenizer answered HTTP %s with a body that is not JSON", status)
                 raise TokenizerUnavailable() from None
@@ -194,19 +204,15 @@ class HttpTokenizer:
         raise TokenizerUnavailable()
 
 
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    # No environment proxies or .netrc credentials for a service-to-service call.
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _new_session() -> urllib3.PoolManager:
+    # Up to POOL_SIZE kept connections per host; past it a call opens a connection of its
+    # own rather than waiting (block=False). Retries are ours (above), never urllib3's.
+    return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False, retries=False, ca_certs=certifi.where())
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_code(response: urllib3.BaseHTTPResponse) -> str | None:
     try:
-        data = json.loads(response.content)
+        data = json.loads(response.data)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None
