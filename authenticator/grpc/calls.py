@@ -62,10 +62,12 @@ def device_of(context: grpc.ServicerContext, platform: str = "") -> Device:
                   user_agent=(metadata_value(context, "user-agent") or "")[:512])
 
 
-def throttle(context: grpc.ServicerContext, scope: str) -> None:
-    """Count this call against the caller IP's ``scope`` budget; RateLimited past it."""
+def throttle(context: grpc.ServicerContext, scope: str, user: User | None = None) -> None:
+    """Count this call against the caller IP's ``scope`` budget — or, given the signed-in
+    ``user``, against that user's (the key REST's THROTTLE_USER counts too); RateLimited
+    past it."""
     limiter = ClientIpThrottle()
-    request = SimpleNamespace(META={"REMOTE_ADDR": caller_ip(context)}, user=None)
+    request = SimpleNamespace(META={"REMOTE_ADDR": caller_ip(context)}, user=user)
     if not limiter.allow_request(request, SimpleNamespace(throttle_scope=scope)):
         raise RateLimited(retry_after=math.ceil(limiter.wait() or 1))
 

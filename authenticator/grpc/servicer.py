@@ -56,11 +56,15 @@ def public(scope: str) -> Callable:
 
 
 def bearer(method: Callable) -> Callable:
-    """An RPC for a signed-in user: ``caller`` comes from the authorization metadata."""
+    """An RPC for a signed-in user: ``caller`` comes from the authorization metadata, and
+    the call counts against the user's budget (scope ``user``, THROTTLE_USER), shared with
+    REST: an account must not probe at machine speed on either transport."""
 
     @functools.wraps(method)
     def wrapper(self, request, context: grpc.ServicerContext):
-        return method(self, request, context, authenticate(context))
+        caller = authenticate(context)
+        throttle(context, "user", user=caller.user)
+        return method(self, request, context, caller)
 
     wrapper.needs_bearer = True  # type: ignore[attr-defined]
     return wrapper

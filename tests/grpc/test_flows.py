@@ -318,6 +318,26 @@ def test_rest_and_grpc_share_one_ip_budget(stub, settings):
     assert failure(stub.RequestOtp, pb.RequestOtpRequest(phone_number=PHONE)).code == "rate_limited"
 
 
+def test_signed_in_calls_count_against_the_users_budget_shared_with_rest(stub, settings, no_resend_cooldown):
+    from rest_framework.test import APIClient
+
+    UserFactory(phone_number=PHONE)
+    session = sign_in(stub, PHONE)
+    token = session.tokens.access_token
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/min"}}
+    for _ in range(2):
+        assert stub.GetProfile(pb.GetProfileRequest(), metadata=bearer(token)).user.phone_number == PHONE
+    api = APIClient(REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/me").status_code == 200  # the third call of the user's budget, over REST
+    failed = failure(stub.ListSessions, pb.ListSessionsRequest(), metadata=bearer(token))
+    assert (failed.status, failed.code) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited")
+    assert 1 <= int(failed.metadata["retry-after"]) <= 60
+    assert api.get("/api/v1/me").status_code == 429
+    # The budget is the user's, not the IP's: sign-in (per-IP scopes) still works.
+    assert stub.RequestOtp(pb.RequestOtpRequest(phone_number=PHONE)).status == "otp_sent"
+
+
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(stub, no_resend_cooldown, settings):
     UserFactory(phone_number=PHONE)
     forwarded = [("x-forwarded-for", "81.2.69.160")]
