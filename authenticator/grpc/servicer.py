@@ -136,9 +136,10 @@ class AuthenticatorServicer(authenticator_pb2_grpc.AuthenticatorServicer):
     @public("auth_ip")
     def VerifySignUp(self, request: pb.VerifySignUpRequest, context) -> pb.SignedIn:
         data = valid(s.SignupVerifyIn, {"phone_number": request.phone_number, "otp": request.otp, "device": request.device,
-                                        "google_continuation": request.google_continuation})
+                                        "google_continuation": request.google_continuation,
+                                        **present(request, "country_id")})
         result = signup_verify(phone_number=data["phone_number"], code=data["otp"], device=device_of(context, data["device"]),
-                               google_continuation=data["google_continuation"] or None)
+                               google_continuation=data["google_continuation"] or None, country_id=data.get("country_id"))
         return signed_in_message(result)
 
     @public("otp_ip")

@@ -318,6 +318,15 @@ def test_rest_and_grpc_share_one_ip_budget(stub, settings):
     assert failure(stub.RequestOtp, pb.RequestOtpRequest(phone_number=PHONE)).code == "rate_limited"
 
 
+def test_verify_sign_up_takes_the_number_as_written_locally_with_its_country(stub):
+    stub.SignUp(pb.SignUpRequest(phone_number="07400 123456", country_id="GB", name="Ann"))
+    code = last_code_to(PHONE)
+    # Without the country the local spelling is no number at all:
+    assert failure(stub.VerifySignUp, pb.VerifySignUpRequest(phone_number="07400 123456", otp=code)).code == "invalid_request"
+    result = stub.VerifySignUp(pb.VerifySignUpRequest(phone_number="07400 123456", country_id="gb", otp=code))
+    assert (result.user.phone_number, result.user.status) == (PHONE, "active")
+
+
 def test_signed_in_calls_count_against_the_users_budget_shared_with_rest(stub, settings, no_resend_cooldown):
     from rest_framework.test import APIClient
 

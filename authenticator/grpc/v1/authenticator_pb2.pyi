@@ -122,16 +122,18 @@ class SignUpRequest(_message.Message):
     def __init__(self, phone_number: _Optional[str] = ..., country_id: _Optional[str] = ..., name: _Optional[str] = ..., salutation: _Optional[str] = ..., email: _Optional[str] = ..., google_continuation: _Optional[str] = ...) -> None: ...
 
 class VerifySignUpRequest(_message.Message):
-    __slots__ = ("phone_number", "otp", "device", "google_continuation")
+    __slots__ = ("phone_number", "otp", "device", "google_continuation", "country_id")
     PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     GOOGLE_CONTINUATION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_ID_FIELD_NUMBER: _ClassVar[int]
     phone_number: str
     otp: str
     device: str
     google_continuation: str
-    def __init__(self, phone_number: _Optional[str] = ..., otp: _Optional[str] = ..., device: _Optional[str] = ..., google_continuation: _Optional[str] = ...) -> None: ...
+    country_id: str
+    def __init__(self, phone_number: _Optional[str] = ..., otp: _Optional[str] = ..., device: _Optional[str] = ..., google_continuation: _Optional[str] = ..., country_id: _Optional[str] = ...) -> None: ...
 
 class RequestOtpRequest(_message.Message):
     __slots__ = ("phone_number", "email", "country_id")
