@@ -185,6 +185,20 @@ class TokensOut(FlatSerializer):
     session_id = serializers.CharField()
 
 
+def signed_in_answer(result) -> dict:
+    """A sign-in's answer (``SignedIn``) as REST and the CLI's --json give it."""
+    return {
+        "user": UserOut(result.user).data,
+        "session": SessionOut(result.session, context={"current_session_id": result.session.pk}).data,
+        "tokens": result.tokens.as_dict(),
+    }
+
+
+def otp_sent_answer(sent) -> dict:
+    """A sent code's answer (``OtpSent``), for REST and the CLI."""
+    return {"status": "otp_sent", "channel": sent.channel, "expires_in": sent.expires_in, "resend_after": sent.resend_after}
+
+
 class SignedInOut(serializers.Serializer):
     user = UserOut()
     session = SessionOut()

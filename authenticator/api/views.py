@@ -45,18 +45,6 @@ def device_of(request: Request, platform: str = "") -> Device:
                   user_agent=request.META.get("HTTP_USER_AGENT", "")[:512])
 
 
-def signed_in_body(result) -> dict:
-    return {
-        "user": s.UserOut(result.user).data,
-        "session": s.SessionOut(result.session, context={"current_session_id": result.session.pk}).data,
-        "tokens": result.tokens.as_dict(),
-    }
-
-
-def otp_sent_body(sent) -> dict:
-    return {"status": "otp_sent", **asdict(sent)}
-
-
 class PublicView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -74,7 +62,7 @@ class SignupView(PublicView):
         sent = signup_start(phone_number=data["phone_number"], country_id=data["country_id"], name=data["name"],
                             salutation=data.get("salutation") or None, email=data.get("email") or None,
                             google_continuation=data["google_continuation"] or None)
-        return Response(otp_sent_body(sent), status=status.HTTP_202_ACCEPTED)
+        return Response(s.otp_sent_answer(sent), status=status.HTTP_202_ACCEPTED)
 
 
 class SignupVerifyView(PublicView):
@@ -85,7 +73,7 @@ class SignupVerifyView(PublicView):
         result = signup_verify(phone_number=data["phone_number"], code=data["otp"], device=device_of(request, data["device"]),
                                google_continuation=data["google_continuation"] or None,
                                country_id=data.get("country_id"))
-        return Response(signed_in_body(result), status=status.HTTP_201_CREATED)
+        return Response(s.signed_in_answer(result), status=status.HTTP_201_CREATED)
 
 
 class OtpRequestView(PublicView):
@@ -96,7 +84,7 @@ class OtpRequestView(PublicView):
     def post(self, request: Request) -> Response:
         data = _valid(s.OtpRequestIn, request)
         identifier = identifier_parse(phone_number=data.get("phone_number"), email=data.get("email"), country_id=data.get("country_id"))
-        return Response(otp_sent_body(sign_in_otp_request(identifier=identifier)), status=status.HTTP_202_ACCEPTED)
+        return Response(s.otp_sent_answer(sign_in_otp_request(identifier=identifier)), status=status.HTTP_202_ACCEPTED)
 
 
 class OtpVerifyView(PublicView):
@@ -107,7 +95,7 @@ class OtpVerifyView(PublicView):
         identifier = identifier_parse(phone_number=data.get("phone_number"), email=data.get("email"), country_id=data.get("country_id"))
         result = sign_in_otp_verify(identifier=identifier, code=data["otp"], device=device_of(request, data["device"]),
                                     google_continuation=data["google_continuation"] or None)
-        return Response(signed_in_body(result))
+        return Response(s.signed_in_answer(result))
 
 
 class GoogleView(PublicView):
@@ -120,7 +108,7 @@ class GoogleView(PublicView):
         result = google_sign_in(id_token=data["id_token"], device=device_of(request, data["device"]))
         if isinstance(result, PhoneVerificationRequired):
             return Response({"status": "phone_verification_required", **asdict(result)})
-        return Response(signed_in_body(result))
+        return Response(s.signed_in_answer(result))
 
 
 class TokenRefreshView(PublicView):

@@ -135,15 +135,15 @@ def session_data(state, current_session_id: Any = None) -> dict[str, Any]:
 
 
 def signed_in_data(result) -> dict[str, Any]:
-    return {
-        "user": user_data(result.user),
-        "session": session_data(result.session, result.session.pk),
-        "tokens": result.tokens.as_dict(),
-    }
+    from ..api.serializers import signed_in_answer
+
+    return signed_in_answer(result)
 
 
 def otp_sent_data(sent) -> dict[str, Any]:
-    return {"status": "otp_sent", "channel": sent.channel, "expires_in": sent.expires_in, "resend_after": sent.resend_after}
+    from ..api.serializers import otp_sent_answer
+
+    return otp_sent_answer(sent)
 
 
 def signed_in_lines(result) -> list[str]:
