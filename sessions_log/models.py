@@ -30,6 +30,10 @@ class LoginState(models.Model):
     status = models.CharField(max_length=16, choices=LoginStatus.choices, default=LoginStatus.ACTIVE)
     logged_in_at = models.DateTimeField(auto_now_add=True)
     logged_out_at = models.DateTimeField(null=True, blank=True)
+    # When its tokens were last refreshed (NULL: never). A session whose last refresh (or
+    # sign-in) is older than the refresh token lifetime can no longer be refreshed: it has
+    # lapsed, and `manage.py purge` marks it expired.
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "login_states"

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authenticator.geolocation import locate
@@ -44,6 +49,46 @@ def login_states_close(*, user_id: int, status: str, session_id: int | None = No
     if except_session_id is not None:
         states = states.exclude(pk=except_session_id)
     return states.update(status=status, logged_out_at=timezone.now())
+
+
+def login_state_refreshed(*, session_id: int) -> tuple[str, int, str] | None:
+    """Note that the session's tokens were just refreshed; returns its status, its user's
+    id and the user's status (None if there is no such login state). One statement: the
+    refresh flow reads these anyway, so recording the refresh costs no round trip."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE login_states SET last_refreshed_at = %s WHERE id = %s "
+            "RETURNING status, user_id, (SELECT status FROM users WHERE users.id = login_states.user_id)",
+            [now, session_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def _lapse_horizon(refresh_ttl: float):
+    """The last refresh (or the sign-in) before which an active session has lapsed."""
+    return timezone.now() - timedelta(seconds=refresh_ttl)
+
+
+def login_states_live(states, *, refresh_ttl: float):
+    """``states`` (active ones) without those that have lapsed but are not marked yet."""
+    horizon = _lapse_horizon(refresh_ttl)
+    return states.filter(Q(last_refreshed_at__gte=horizon) | Q(last_refreshed_at__isnull=True, logged_in_at__gte=horizon))
+
+
+def login_states_expire(*, refresh_ttl: float) -> int:
+    """Mark active login states expired once their tokens can no longer be refreshed: the
+    last refresh (or the sign-in, if never refreshed) is older than ``refresh_ttl``
+    seconds. ``logged_out_at`` is when that happened. Returns how many."""
+    horizon = _lapse_horizon(refresh_ttl)
+    lapsed = LoginState.objects.filter(status=LoginStatus.ACTIVE).filter(
+        Q(last_refreshed_at__lt=horizon) | Q(last_refreshed_at__isnull=True, logged_in_at__lt=horizon)
+    )
+    return lapsed.update(
+        status=LoginStatus.EXPIRED,
+        logged_out_at=Coalesce("last_refreshed_at", "logged_in_at") + timedelta(seconds=refresh_ttl),
+    )
 
 
 def login_states_purge(*, older_than, batch_size: int = 5000, progress: Callable[[int], None] | None = None) -> int:

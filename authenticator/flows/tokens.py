@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from accounts.models import User, UserStatus
 from sessions_log.models import LoginState, LoginStatus
-from sessions_log.services import login_states_close
+from sessions_log.services import login_state_refreshed, login_states_close, login_states_expire, login_states_live
 
+from ..conf import app_settings
 from ..errors import InvalidToken, NotFound
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
@@ -14,15 +15,10 @@ from ..tokenizer.base import TokenPair
 def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotate the refresh token. The session must still be open and its user active."""
     pair = tokenizer().refresh(refresh_token=refresh_token)
-    state = (
-        LoginState.objects.filter(pk=_session_pk(pair.session_id))
-        .select_related(None)
-        .values("status", "user_id", "user__status")
-        .first()
-    )
-    if state is None or state["status"] != LoginStatus.ACTIVE or state["user__status"] != UserStatus.ACTIVE:
+    state = login_state_refreshed(session_id=_session_pk(pair.session_id))
+    if state is None or state[0] != LoginStatus.ACTIVE or state[2] != UserStatus.ACTIVE:
         if state is not None:
-            tokenizer().revoke_sessions(subject=str(state["user_id"]), session_id=pair.session_id)
+            tokenizer().revoke_sessions(subject=str(state[1]), session_id=pair.session_id)
         raise InvalidToken()
     return pair
 
@@ -46,8 +42,18 @@ def sign_out(*, user: User, session_id: str, everywhere: bool = False) -> int:
 def sessions_list(*, user: User, active_only: bool = True) -> list[LoginState]:
     states = LoginState.objects.filter(user=user)
     if active_only:
-        states = states.filter(status=LoginStatus.ACTIVE)
+        states = login_states_live(states.filter(status=LoginStatus.ACTIVE), refresh_ttl=_refresh_ttl())
     return list(states.order_by("-logged_in_at")[:100])
+
+
+def _refresh_ttl() -> float:
+    """How long a session lives without a refresh: the refresh token's lifetime."""
+    return float(app_settings.TOKENIZER_REFRESH_TTL)
+
+
+def sessions_expire() -> int:
+    """Mark the login states that can no longer be refreshed expired (``manage.py purge``)."""
+    return login_states_expire(refresh_ttl=_refresh_ttl())
 
 
 def session_revoke(*, user: User, session_id: str) -> None:

@@ -60,7 +60,7 @@ def test_user_stats_counts_by_status():
 
 def make_purgeable():
     """7 OTPs expired 2 days ago, 2 an hour ago, 1 live; 5 sessions ended 100 days ago,
-    1 ended 10 days ago, 1 still active since 200 days."""
+    1 ended 10 days ago, 1 still active since 200 days (refreshed yesterday)."""
     now = timezone.now()
     user = UserFactory()
     OtpFactory.create_batch(7, user=user, expired_at=now - timedelta(days=2))
@@ -69,7 +69,10 @@ def make_purgeable():
     LoginStateFactory.create_batch(5, user=user, status=LoginStatus.LOGGED_OUT, logged_out_at=now - timedelta(days=100))
     ended = LoginStateFactory(user=user, status=LoginStatus.REVOKED, logged_out_at=now - timedelta(days=10))
     active = LoginStateFactory(user=user)
-    LoginState.objects.filter(pk=active.pk).update(logged_in_at=now - timedelta(days=200))
+    # Signed in 200 days ago and refreshed yesterday: still active (one never refreshed
+    # for that long would have lapsed: tests/cli/test_session_expiry.py).
+    LoginState.objects.filter(pk=active.pk).update(logged_in_at=now - timedelta(days=200),
+                                                   last_refreshed_at=now - timedelta(days=1))
     return {o.pk for o in [*recent, live]}, {ended.pk, active.pk}
 
 

@@ -12,12 +12,12 @@ from tqdm import tqdm
 from otp.services import otps_purge_expired
 from sessions_log.services import login_states_purge
 
-from ...flows.tokens import tokenizer_purge
+from ...flows.tokens import sessions_expire, tokenizer_purge
 from ..base import FlowCommand, input_error
 
 
 class Command(FlowCommand):
-    help = ("Delete OTPs that expired more than --otps-older-than days ago and ended login states "
+    help = ("Mark login states whose tokens can no longer be refreshed expired, then delete OTPs that expired more than --otps-older-than days ago and ended login states "
             "that ended more than --login-states-older-than days ago, --batch-size rows at a time. "
             "A progress bar shows on a terminal; the counts are printed at the end.")
 
@@ -41,6 +41,9 @@ class Command(FlowCommand):
         # A bar only for a person watching: not in a pipe, a cron log or --json output.
         show = self.stdout.isatty() and not self._json
         bar_stream = getattr(self.stderr, "_out", sys.stderr)
+        # Sessions that can no longer be refreshed end first (status expired), so that the
+        # purge below counts their age from when they lapsed.
+        expired = sessions_expire()
         counts = {}
         for key, purge, age, label in (
             ("otps", otps_purge_expired, ages["otps_older_than"], "OTPs"),
@@ -53,4 +56,7 @@ class Command(FlowCommand):
         if any(tokens.values()):
             counts["tokenizer"] = tokens
             text += ", and " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in tokens.items())
+        if expired:
+            counts["expired_login_states"] = expired
+            text = f"marked {expired} lapsed login states expired; " + text
         self.emit(counts, text)
