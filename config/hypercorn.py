@@ -68,7 +68,9 @@ keep_alive_timeout = _env_int("H2_KEEPALIVE", 75)
 graceful_timeout = _env_int("H2_GRACEFUL_TIMEOUT", 25)
 
 # --- logs: stdout/stderr, for the container runtime to collect ---------------------------
-accesslog = os.environ.get("H2_ACCESSLOG", "-") or None
+# Off unless asked for, as gunicorn's: the application logs one JSON line per request
+# with its request id (authenticator.logging.RequestIdMiddleware).
+accesslog = os.environ.get("H2_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("H2_LOGLEVEL", "INFO").upper()
 access_log_format = '%(h)s "%(m)s %(U)s HTTP/%(H)s" %(s)s %(b)s %(L)ss "%(a)s"'  # the path without its query

@@ -30,7 +30,7 @@ def test_defaults_listen_on_every_interface_port_8443_cleartext(load):
     assert config.ssl_enabled is False
     assert config.alpn_protocols == ["h2", "http/1.1"]
     assert config.keep_alive_timeout == 75
-    assert config.accesslog == "-"
+    assert config.accesslog is None  # the application logs each request itself
 
 
 def test_host_and_port_as_for_gunicorn_and_h2_bind_wins(load, monkeypatch):
