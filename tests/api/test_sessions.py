@@ -81,7 +81,12 @@ def test_cannot_revoke_someone_elses_session(api):
     response = api.delete(f"/api/v1/me/sessions/{other['session']['id']}", **bearer(mine["tokens"]))
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert api.get("/api/v1/me", **bearer(other["tokens"])).status_code == 200
-    assert api.delete("/api/v1/me/sessions/not-a-number", **bearer(mine["tokens"])).status_code == 404
+    for junk in ("not-a-number", "9" * 30, "-1", "1_000", "%20%2012"):  # no id, or none a bigint can hold
+        response = api.delete(f"/api/v1/me/sessions/{junk}", **bearer(mine["tokens"]))
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), junk
+    for junk in ("9" * 30, "1_000"):
+        response = api.delete(f"/api/v1/me/identities/{junk}", **bearer(mine["tokens"]))
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), junk
 
 
 def test_blocking_revokes_all_sessions_and_closes_login_states(api):
