@@ -39,6 +39,7 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -139,6 +140,79 @@ def pct(values: list[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+# --- where the machine's CPU goes, per phase -----------------------------------------------
+class CpuSampler:
+    """Samples /proc twice a second and charges each process's CPU time to the phase
+    running at the time, by kind: the service, PostgreSQL, Redis, this load generator.
+    Linux only (elsewhere it reports nothing)."""
+
+    KINDS = (("baseline", "limit server"), ("gunicorn", "gunicorn"), ("grpcserver", "gRPC server"),
+             ("postgres", "PostgreSQL"), ("redis-server", "Redis"))
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.used: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def start(self) -> None:
+        if os.path.isdir("/proc/self"):
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _kind(self, pid: str, cmdline: str) -> str | None:
+        if pid == str(os.getpid()):
+            return "load generator"
+        for needle, kind in self.KINDS:
+            if needle in cmdline:
+                return kind
+        return None
+
+    def _read(self) -> dict[str, tuple[str, float]]:
+        seen = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            kind = self._kind(pid, cmdline)
+            if kind:
+                seen[pid] = (kind, (int(fields[11]) + int(fields[12])) / self._tick)
+        return seen
+
+    def _run(self) -> None:
+        before, at = self._read(), time.monotonic()
+        while not self._stop.wait(0.5):
+            now, t = self._read(), time.monotonic()
+            phase = self.current
+            if phase is not None:
+                self.seconds[phase] += t - at
+                for pid, (kind, cpu) in now.items():
+                    if pid in before:
+                        self.used[phase][kind] += max(0.0, cpu - before[pid][1])
+            before, at = now, t
+
+    def report(self) -> list[str]:
+        lines = []
+        for phase, used in self.used.items():
+            seconds = self.seconds[phase] or 1.0
+            cores = ", ".join(f"{kind} {cpu / seconds:.2f}" for kind, cpu in sorted(used.items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {phase}: {sum(used.values()) / seconds:.2f} of {os.cpu_count()} cores ({cores})")
+        return lines
+
+
+CPU = CpuSampler()
 
 
 # --- one virtual user's client, per transport ---------------------------------------------
@@ -265,7 +339,11 @@ async def run_phase(name: str | Phase, vus: int, duration: float, make) -> Phase
     phase = name if isinstance(name, Phase) else Phase(name)
     started = time.monotonic()
     deadline = started + duration
-    await asyncio.gather(*(make(n, phase, deadline) for n in range(vus)))
+    CPU.current = None if phase.name == "warm-up" else phase.name
+    try:
+        await asyncio.gather(*(make(n, phase, deadline) for n in range(vus)))
+    finally:
+        CPU.current = None
     phase.seconds += time.monotonic() - started
     return phase
 
@@ -366,6 +444,8 @@ async def bench(args: argparse.Namespace) -> int:
             await run_phase(floor, args.vus, args.duration, lambda n, ph, dl: limit_vu(ph, limit.base_url, dl, args.users, rng))
         finally:
             await asyncio.to_thread(limit.stop)
+    print("== CPU by phase (cores in use, sampled from /proc)")
+    print("\n".join(CPU.report()))
     print("== results")
     for phase in (svc, sup, gsvc, gsup, floor):
         if phase.seconds:
@@ -450,6 +530,8 @@ async def scale(args: argparse.Namespace) -> int:
     finally:
         for server in servers:
             await asyncio.to_thread(server.stop)
+    print("== CPU by phase (cores in use, sampled from /proc)")
+    print("\n".join(CPU.report()))
     print("== results")
     for phase, _ in turns:
         print("\n".join(phase.report()))
@@ -486,7 +568,11 @@ def main() -> int:
                         help="comma-separated table sizes, e.g. 10000,1000000: sign-in flows on each, taking turns "
                         "(no limit or sign-up phase)")
     args = parser.parse_args()
-    return asyncio.run(scale(args) if args.scale else bench(args))
+    CPU.start()
+    try:
+        return asyncio.run(scale(args) if args.scale else bench(args))
+    finally:
+        CPU.stop()
 
 
 if __name__ == "__main__":
