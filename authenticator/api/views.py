@@ -130,7 +130,7 @@ class AuthenticatedView(APIView):
 
 
 class SignOutView(AuthenticatedView):
-    @extend_schema(request=s.SignOutIn, responses={204: None, **errors(400, 401, 503)},
+    @extend_schema(request=s.SignOutIn, responses={204: None, **errors(400, 401, 429, 503)},
                    summary="Sign out this session, or all sessions with all=true")
     def post(self, request: Request) -> Response:
         data = _valid(s.SignOutIn, request, allow_empty=True)
@@ -139,7 +139,7 @@ class SignOutView(AuthenticatedView):
 
 
 class MeView(AuthenticatedView):
-    @extend_schema(responses={200: s.ProfileOut, **errors(401)}, summary="Your profile")
+    @extend_schema(responses={200: s.ProfileOut, **errors(401, 429)}, summary="Your profile")
     def get(self, request: Request) -> Response:
         return Response({**s.UserOut(request.user).data, "email_pending": None})
 
@@ -164,27 +164,27 @@ class MeVerifyEmailView(AuthenticatedView):
 
 
 class IdentitiesView(AuthenticatedView):
-    @extend_schema(responses={200: s.IdentityOut(many=True), **errors(401)}, summary="Your linked Google identities")
+    @extend_schema(responses={200: s.IdentityOut(many=True), **errors(401, 429)}, summary="Your linked Google identities")
     def get(self, request: Request) -> Response:
         return Response(s.IdentityOut(identities_list(user=request.user), many=True).data)
 
 
 class IdentityDetailView(AuthenticatedView):
-    @extend_schema(responses={204: None, **errors(401, 404, 409)}, summary="Unlink an identity (never your last way to sign in)")
+    @extend_schema(responses={204: None, **errors(401, 404, 409, 429)}, summary="Unlink an identity (never your last way to sign in)")
     def delete(self, request: Request, identity_id: str) -> Response:
         identity_remove(user=request.user, identity_id=identity_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionsView(AuthenticatedView):
-    @extend_schema(responses={200: s.SessionOut(many=True), **errors(401)}, summary="Your active sessions")
+    @extend_schema(responses={200: s.SessionOut(many=True), **errors(401, 429)}, summary="Your active sessions")
     def get(self, request: Request) -> Response:
         states = sessions_list(user=request.user)
         return Response(s.SessionOut(states, many=True, context={"current_session_id": request.auth.sid}).data)
 
 
 class SessionDetailView(AuthenticatedView):
-    @extend_schema(responses={204: None, **errors(401, 404, 503)}, summary="Sign out one of your sessions")
+    @extend_schema(responses={204: None, **errors(401, 404, 429, 503)}, summary="Sign out one of your sessions")
     def delete(self, request: Request, session_id: str) -> Response:
         session_revoke(user=request.user, session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

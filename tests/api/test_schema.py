@@ -19,5 +19,15 @@ def test_openapi_schema_lists_every_path_and_error_status(client):
     assert set(paths["/api/v1/me/sessions/{session_id}"]["delete"]["responses"]) >= {"204", "401", "404"}
 
 
+def test_every_throttled_operation_documents_429(client):
+    """Every view has a throttle (per IP, or per user once signed in): each operation of
+    the API may answer 429, so each one must say so."""
+    schema = client.get("/api/schema/?format=json").json()
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 14
+    missing = [f"{method.upper()} {path}" for path, method, op in operations if "429" not in op["responses"]]
+    assert missing == []
+
+
 def test_docs_page_is_served(client):
     assert client.get("/api/docs/").status_code == 200
