@@ -1,12 +1,22 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
 import os
+import secrets
 import sys
+
+# Commands that only read the models and migration files: they sign nothing and serve
+# nothing, so they need no SECRET_KEY or ALLOWED_HOSTS, and a developer (or a CI step)
+# may run them without the production environment. Every other command, like the web
+# servers, still refuses to start with DEBUG off and no SECRET_KEY.
+SCHEMA_ONLY = {"makemigrations", "showmigrations", "sqlmigrate"}
 
 
 def main():
     """Run administrative tasks."""
     os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')
+    if len(sys.argv) > 1 and sys.argv[1] in SCHEMA_ONLY:
+        os.environ.setdefault('SECRET_KEY', secrets.token_urlsafe(50))  # thrown away at exit
+        os.environ.setdefault('ALLOWED_HOSTS', 'localhost')
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

@@ -221,3 +221,17 @@ def test_shell_scripts_parse_and_are_executable(shell, script):
     assert os.access(path, os.X_OK)
     result = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def _manage_without_production_env(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_schema_commands_run_without_a_secret_key_and_other_commands_still_refuse():
+    checked = _manage_without_production_env("makemigrations", "--check", "--dry-run")
+    assert (checked.returncode, checked.stdout.strip()) == (0, "No changes detected"), checked.stderr
+    refused = _manage_without_production_env("check")
+    assert refused.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off." in refused.stderr
