@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Q
@@ -51,7 +51,13 @@ def login_states_close(*, user_id: int, status: str, session_id: int | None = No
     return states.update(status=status, logged_out_at=timezone.now())
 
 
-def login_state_refreshed(*, session_id: int) -> tuple[str, int, str] | None:
+class RefreshedState(NamedTuple):
+    status: str
+    user_id: int
+    user_status: str
+
+
+def login_state_refreshed(*, session_id: int) -> RefreshedState | None:
     """Note that the session's tokens were just refreshed; returns its status, its user's
     id and the user's status (None if there is no such login state). One statement: the
     refresh flow reads these anyway, so recording the refresh costs no round trip."""
@@ -63,28 +69,26 @@ def login_state_refreshed(*, session_id: int) -> tuple[str, int, str] | None:
             [now, session_id],
         )
         row = cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else RefreshedState(*row)
 
 
-def _lapse_horizon(refresh_ttl: float):
-    """The last refresh (or the sign-in) before which an active session has lapsed."""
-    return timezone.now() - timedelta(seconds=refresh_ttl)
+def _lapsed(refresh_ttl: float) -> Q:
+    """Sessions whose last refresh (or sign-in, if never refreshed) is older than
+    ``refresh_ttl`` seconds: their refresh token has expired, nothing can renew them."""
+    horizon = timezone.now() - timedelta(seconds=refresh_ttl)
+    return Q(last_refreshed_at__lt=horizon) | Q(last_refreshed_at__isnull=True, logged_in_at__lt=horizon)
 
 
 def login_states_live(states, *, refresh_ttl: float):
     """``states`` (active ones) without those that have lapsed but are not marked yet."""
-    horizon = _lapse_horizon(refresh_ttl)
-    return states.filter(Q(last_refreshed_at__gte=horizon) | Q(last_refreshed_at__isnull=True, logged_in_at__gte=horizon))
+    return states.exclude(_lapsed(refresh_ttl))
 
 
 def login_states_expire(*, refresh_ttl: float) -> int:
     """Mark active login states expired once their tokens can no longer be refreshed: the
     last refresh (or the sign-in, if never refreshed) is older than ``refresh_ttl``
     seconds. ``logged_out_at`` is when that happened. Returns how many."""
-    horizon = _lapse_horizon(refresh_ttl)
-    lapsed = LoginState.objects.filter(status=LoginStatus.ACTIVE).filter(
-        Q(last_refreshed_at__lt=horizon) | Q(last_refreshed_at__isnull=True, logged_in_at__lt=horizon)
-    )
+    lapsed = LoginState.objects.filter(_lapsed(refresh_ttl), status=LoginStatus.ACTIVE)
     return lapsed.update(
         status=LoginStatus.EXPIRED,
         logged_out_at=Coalesce("last_refreshed_at", "logged_in_at") + timedelta(seconds=refresh_ttl),

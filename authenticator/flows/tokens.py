@@ -16,9 +16,9 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotate the refresh token. The session must still be open and its user active."""
     pair = tokenizer().refresh(refresh_token=refresh_token)
     state = login_state_refreshed(session_id=_session_pk(pair.session_id))
-    if state is None or state[0] != LoginStatus.ACTIVE or state[2] != UserStatus.ACTIVE:
+    if state is None or state.status != LoginStatus.ACTIVE or state.user_status != UserStatus.ACTIVE:
         if state is not None:
-            tokenizer().revoke_sessions(subject=str(state[1]), session_id=pair.session_id)
+            tokenizer().revoke_sessions(subject=str(state.user_id), session_id=pair.session_id)
         raise InvalidToken()
     return pair
 

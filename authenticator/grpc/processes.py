@@ -28,7 +28,7 @@ from pathlib import Path
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 
-# What a server prints once it listens (scripts/prove/harness.py reads the same line).
+# What a server prints once it listens (scripts/prove/harness.py reads it from here).
 LISTENING = re.compile(r"gRPC server listening on (\S+):(\d+)")
 
 

@@ -368,6 +368,21 @@ def prepare(database_url: str, users: int) -> dict[str, float]:
     return seed(database_url, users)
 
 
+def server_common(args: argparse.Namespace) -> dict[str, str]:
+    """Settings the service and the limit endpoint share: the same pool, the same timeout."""
+    return {"DB_POOL_MAX_SIZE": str(args.threads + 2), "GUNICORN_TIMEOUT": "60"}
+
+
+def service_settings(args: argparse.Namespace, capture: AsyncCapture) -> dict[str, str]:
+    """The service's environment: limits raised through the environment only, SMS to the
+    capture gateway, the in-process Tokenizer, errors-only logs."""
+    return {
+        **UNTHROTTLED, **server_common(args), "SMS_SENDER": "otp.channels.HttpGatewaySmsSender",
+        "SMS_GATEWAY_URL": capture.url, "OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "1000000",
+        "OTP_ACCOUNT_MAX_FAILURES": "1000000", "TOKENIZER_URL": "", "LOG_LEVEL": "ERROR",
+    }
+
+
 async def bench(args: argparse.Namespace) -> int:
     database_url = database_url_for(f"authn_bench_{args.users}", args.database_url)
     print(f"== database {database_url.rsplit('/', 1)[1]}: seeding {args.users:,} users (+ login states, OTP rows) if missing")
@@ -376,12 +391,8 @@ async def bench(args: argparse.Namespace) -> int:
           f"({seeded['seconds']:.1f}s)")
     capture = AsyncCapture()
     await capture.start()
-    common = {"DB_POOL_MAX_SIZE": str(args.threads + 2), "GUNICORN_TIMEOUT": "60"}
-    service_env = {
-        **UNTHROTTLED, **common, "SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": capture.url,
-        "OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "1000000", "OTP_ACCOUNT_MAX_FAILURES": "1000000",
-        "TOKENIZER_URL": "", "LOG_LEVEL": "ERROR",
-    }
+    common = server_common(args)
+    service_env = service_settings(args, capture)
     service = Server(database_url=database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
                      env=service_env)
     # The same shape as gunicorn: as many processes, as many threads each, one port; each
@@ -489,12 +500,7 @@ async def scale(args: argparse.Namespace) -> int:
     phases_wanted = set(args.phases.split(",")) & {"rest", "grpc"}
     capture = AsyncCapture()
     await capture.start()
-    service_env = {
-        **UNTHROTTLED, "DB_POOL_MAX_SIZE": str(args.threads + 2), "GUNICORN_TIMEOUT": "60",
-        "SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": capture.url,
-        "OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "1000000", "OTP_ACCOUNT_MAX_FAILURES": "1000000",
-        "TOKENIZER_URL": "", "LOG_LEVEL": "ERROR",
-    }
+    service_env = service_settings(args, capture)
     rng = random.Random(args.seed)
     offset = rng.randrange(1_000_000)
     servers: list[Any] = []

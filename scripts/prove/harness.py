@@ -40,6 +40,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from authenticator.grpc.processes import (
+    LISTENING as GRPC_LISTENING,  # plain Python, no Django
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 CODE_RE = re.compile(r"\b(\d{6})\b")
@@ -268,7 +272,6 @@ class Server:
         _stop_group(self.process)
 
 
-GRPC_LISTENING = re.compile(r"gRPC server listening on (\S+):(\d+)")
 
 
 @dataclass
