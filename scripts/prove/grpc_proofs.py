@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import statistics
 import time
 from collections import Counter
 from typing import Any
@@ -25,8 +24,7 @@ from .proofs import (
     Enumeration,
     Redemption,
     TransportFactory,
-    _shape,
-    seed_active_users,
+    enumeration_run,
     sign_up,
 )
 
@@ -131,61 +129,25 @@ def concurrent_redemption_grpc(make: TransportFactory, gateway: CaptureGateway, 
 
 def enumeration_grpc(target: str, gateway: CaptureGateway, database_url: str, *, n: int = 1000, seed: int = 7,
                      warmup: int = 20) -> Enumeration:
-    """``n`` RequestOtp calls, interleaved at random: known/unknown x phone/email. The
-    "headers" compared are the keys of the initial and trailing metadata."""
+    """Enumeration over gRPC: RequestOtp; the "headers" compared are the keys of the
+    initial and trailing metadata."""
     import grpc
     from google.protobuf.json_format import MessageToDict
 
-    rng = random.Random(seed)
-    per = n // 4
-    base = rng.randrange(1_000_000, 8_000_000)
-    tag = f"{rng.randrange(16**6):06x}"
-    # Numbers of their own (+44 744x), minus any an earlier run left in the database.
-    candidates = [unique_phone(base + i, prefix="+44744") for i in range(3 * per)]
-    with psycopg.connect(database_url) as db:
-        taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
-    free = [p for p in candidates if p not in taken]
-    known_phones, unknown_phones = free[:per], free[per:2 * per]
-    known_emails = [f"gknown{i}.{tag}@example.com" for i in range(per)]
-    unknown_emails = [f"gnobody{i}.{tag}@example.com" for i in range(per)]
-    seed_active_users(database_url, known_phones, known_emails)
-    plan = ([("known_phone", {"phone_number": p}) for p in known_phones]
-            + [("unknown_phone", {"phone_number": p}) for p in unknown_phones]
-            + [("known_email", {"email": e}) for e in known_emails]
-            + [("unknown_email", {"email": e}) for e in unknown_emails])
-    rng.shuffle(plan)
-    times: dict[str, list[float]] = {k: [] for k in ("known_phone", "unknown_phone", "known_email", "unknown_email")}
-    shapes: dict[str, set[str]] = {"phone": set(), "email": set()}
-    statuses: dict[str, set[str]] = {"phone": set(), "email": set()}
     channel, stub, pb = _stub(target)
+
+    def ask(body: dict[str, str]) -> tuple[str, Any, tuple[str, ...]]:
+        try:
+            response, call = stub.RequestOtp.with_call(pb.RequestOtpRequest(**body), timeout=30)
+        except grpc.RpcError as error:
+            trailers = error.trailing_metadata() or ()
+            data = {"code": dict(trailers).get("code"), "detail": error.details()}
+            return error.code().name, data, tuple(sorted(k for k, _v in trailers))
+        keys = [k for k, _v in (call.initial_metadata() or ())] + [k for k, _v in (call.trailing_metadata() or ())]
+        return "OK", MessageToDict(response, preserving_proto_field_name=True), tuple(sorted(keys))
+
     try:
-        for i in range(warmup):  # connection, imports, caches: not part of the figure
-            stub.RequestOtp(pb.RequestOtpRequest(email=f"warm{i}.{tag}@example.org"), timeout=30)
-        for kind, body in plan:
-            started = time.perf_counter()
-            try:
-                response, call = stub.RequestOtp.with_call(pb.RequestOtpRequest(**body), timeout=30)
-                status, data = "OK", MessageToDict(response, preserving_proto_field_name=True)
-                keys = [k for k, _v in (call.initial_metadata() or ())] + [k for k, _v in (call.trailing_metadata() or ())]
-            except grpc.RpcError as error:
-                trailers = error.trailing_metadata() or ()
-                status, data = error.code().name, {"code": dict(trailers).get("code"), "detail": error.details()}
-                keys = [k for k, _v in trailers]
-            times[kind].append(time.perf_counter() - started)
-            channel_kind = kind.split("_")[1]
-            shapes[channel_kind].add(_shape(status, data, tuple(sorted(keys))))
-            statuses[channel_kind].add(status)
+        return enumeration_run(ask, gateway, database_url, n=n, seed=seed, warmup=warmup,
+                               phone_prefix="+44744", email_prefix="g")
     finally:
         channel.close()
-    out = Enumeration(requests=len(plan))
-    out.statuses = {k: sorted(v) for k, v in statuses.items()}  # type: ignore[misc] - status names here
-    out.body_shapes = {k: sorted(v) for k, v in shapes.items()}
-    out.medians_ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
-    out.gap_ms = {
-        "phone": out.medians_ms["known_phone"] - out.medians_ms["unknown_phone"],
-        "email": out.medians_ms["known_email"] - out.medians_ms["unknown_email"],
-    }
-    time.sleep(0.5)
-    unknown = set(unknown_phones)
-    out.sent_to_unknown = sum(1 for m in gateway.messages if m.to in unknown)
-    return out

@@ -283,23 +283,26 @@ def seed_active_users(database_url: str, phones: list[str], emails: list[str | N
         db.commit()
 
 
-def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n: int = 1000, seed: int = 7,
-                warmup: int = 20) -> Enumeration:
-    """``n`` sign-in code requests, interleaved at random: known/unknown x phone/email."""
-    import httpx
+Ask = Callable[[dict[str, str]], tuple[Any, Any, tuple[str, ...]]]
 
+
+def enumeration_run(ask: Ask, gateway: CaptureGateway, database_url: str, *, n: int, seed: int, warmup: int,
+                    phone_prefix: str, email_prefix: str) -> Enumeration:
+    """``n`` sign-in code requests through ``ask``, interleaved at random: known/unknown x
+    phone/email. ``ask(body)`` makes one request and returns its status, its body and the
+    names of its headers (or metadata keys), whatever the transport."""
     rng = random.Random(seed)
     per = n // 4
     base = rng.randrange(1_000_000, 8_000_000)
     tag = f"{rng.randrange(16**6):06x}"
-    # Numbers of their own (+44 743x), minus any an earlier run left in the database.
-    candidates = [unique_phone(base + i, prefix="+44743") for i in range(3 * per)]
+    # Numbers of their own (per transport), minus any an earlier run left in the database.
+    candidates = [unique_phone(base + i, prefix=phone_prefix) for i in range(3 * per)]
     with psycopg.connect(database_url) as db:
         taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
     free = [p for p in candidates if p not in taken]
     known_phones, unknown_phones = free[:per], free[per:2 * per]
-    known_emails = [f"known{i}.{tag}@example.com" for i in range(per)]
-    unknown_emails = [f"nobody{i}.{tag}@example.com" for i in range(per)]
+    known_emails = [f"{email_prefix}known{i}.{tag}@example.com" for i in range(per)]
+    unknown_emails = [f"{email_prefix}nobody{i}.{tag}@example.com" for i in range(per)]
     seed_active_users(database_url, known_phones, known_emails)
     plan = ([("known_phone", {"phone_number": p}) for p in known_phones]
             + [("unknown_phone", {"phone_number": p}) for p in unknown_phones]
@@ -308,18 +311,16 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
     rng.shuffle(plan)
     times: dict[str, list[float]] = {k: [] for k in ("known_phone", "unknown_phone", "known_email", "unknown_email")}
     shapes: dict[str, set[str]] = {"phone": set(), "email": set()}
-    statuses: dict[str, set[int]] = {"phone": set(), "email": set()}
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        for i in range(warmup):  # connections, imports, caches: not part of the figure
-            client.post("/api/v1/auth/otp", json={"email": f"warm{i}.{tag}@example.org"})
-        for kind, body in plan:
-            started = time.perf_counter()
-            response = client.post("/api/v1/auth/otp", json=body)
-            times[kind].append(time.perf_counter() - started)
-            channel = kind.split("_")[1]
-            headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
-            shapes[channel].add(_shape(response.status_code, response.json(), headers))
-            statuses[channel].add(response.status_code)
+    statuses: dict[str, set[Any]] = {"phone": set(), "email": set()}
+    for i in range(warmup):  # connections, imports, caches: not part of the figure
+        ask({"email": f"warm{i}.{tag}@example.org"})
+    for kind, body in plan:
+        started = time.perf_counter()
+        status, data, header_names = ask(body)
+        times[kind].append(time.perf_counter() - started)
+        channel = kind.split("_")[1]
+        shapes[channel].add(_shape(status, data, header_names))
+        statuses[channel].add(status)
     out = Enumeration(requests=len(plan))
     out.statuses = {k: sorted(v) for k, v in statuses.items()}
     out.body_shapes = {k: sorted(v) for k, v in shapes.items()}
@@ -332,6 +333,21 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
     unknown = set(unknown_phones)
     out.sent_to_unknown = sum(1 for m in gateway.messages if m.to in unknown)
     return out
+
+
+def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n: int = 1000, seed: int = 7,
+                warmup: int = 20) -> Enumeration:
+    """Enumeration over REST: POST /auth/otp; headers compared by name (not date, length)."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        def ask(body: dict[str, str]) -> tuple[int, Any, tuple[str, ...]]:
+            response = client.post("/api/v1/auth/otp", json=body)
+            headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
+            return response.status_code, response.json(), headers
+
+        return enumeration_run(ask, gateway, database_url, n=n, seed=seed, warmup=warmup,
+                               phone_prefix="+44743", email_prefix="")
 
 
 # --- hostile input --------------------------------------------------------------------
