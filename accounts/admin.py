@@ -248,7 +248,7 @@ class UserAdmin(BaseUserAdmin):
         if not term:
             return queryset, may_have_duplicates
         extra = Q()
-        if term.isdigit() and len(term) <= 19 and int(term) < 2**63:
+        if term.isascii() and term.isdigit() and len(term) <= 19 and int(term) < 2**63:  # "²".isdigit() too
             extra |= Q(pk=int(term))
         regions = dict.fromkeys([None, getattr(request.user, "country_id", None) or None, *app_settings.ADMIN_PHONE_REGIONS])
         phones = set()

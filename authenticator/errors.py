@@ -31,6 +31,12 @@ class InvalidInput(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 400, "invalid_request", "The request is invalid.", "INVALID_ARGUMENT", 2
 
 
+class MalformedRequest(InvalidInput):
+    """A body that can't be read at all (not JSON, nested too deeply, not the message)."""
+
+    code, detail = "malformed_request", "The request is malformed."
+
+
 class InvalidOtp(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 400, "invalid_otp", "The code is not valid.", "INVALID_ARGUMENT", 3
 

@@ -30,6 +30,8 @@ signs) and for a deployment that mirrors Google's certificates.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import os
@@ -46,6 +48,7 @@ from django.utils.module_loading import import_string
 from firebase_admin import auth, credentials
 from firebase_admin import exceptions as firebase_exceptions
 
+from . import jsonsafe
 from .conf import app_settings
 from .errors import IdentityProviderUnavailable, InvalidIdToken
 
@@ -178,6 +181,19 @@ def reset_clients() -> None:
 # --- the verifier ----------------------------------------------------------------------
 
 
+def _nested_too_deeply(id_token: str) -> bool:
+    """firebase-admin json-decodes the header and claims before checking the signature:
+    a token nested a thousand levels deep would reach it as a RecursionError."""
+    for segment in id_token.split(".")[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (ValueError, binascii.Error):
+            continue  # not base64: firebase-admin refuses it as invalid, as before
+        if jsonsafe.depth_exceeds(raw):
+            return True
+    return False
+
+
 class FirebaseVerifier:
     """Verifies Firebase ID tokens with firebase-admin (see the module docstring)."""
 
@@ -189,6 +205,8 @@ class FirebaseVerifier:
             id_token.encode("ascii")
         except UnicodeEncodeError:
             raise InvalidIdToken(extra={"reason": "malformed"}) from None
+        if _nested_too_deeply(id_token):
+            raise InvalidIdToken(extra={"reason": "malformed"})
         if not google_sign_in_enabled():
             raise IdentityProviderUnavailable("Google sign-in is not configured.")
 

@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
 
+from authenticator import jsonsafe
 from authenticator.conf import app_settings
 from authenticator.errors import DeliveryUnavailable
 
@@ -200,7 +201,7 @@ class TwilioSmsSender(_HttpSmsSender):
         # Twilio's own error code (e.g. 21211 invalid 'To') tells an operator what to fix;
         # its message text may quote the number, so only the code is logged.
         try:
-            code = json.loads(response.data).get("code")
+            code = jsonsafe.loads(response.data).get("code")
         except (ValueError, AttributeError):
             return ""
         return f" (Twilio error {code})" if code else ""

@@ -17,10 +17,11 @@ from typing import Any
 import grpc
 from django.db import DatabaseError, close_old_connections, connections
 from google.protobuf import duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import ApplicationError, as_application_error
+from ..errors import ApplicationError, MalformedRequest, as_application_error
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,18 @@ def guarded(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str, *
     return handler
 
 
+def _parsing(behavior: Callable[[Any, grpc.ServicerContext], Any],
+             deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes, grpc.ServicerContext], Any]:
+    def parse_then_call(raw: bytes, context: grpc.ServicerContext) -> Any:
+        try:
+            request = deserialize(raw) if deserialize is not None else raw
+        except (DecodeError, RecursionError, ValueError):
+            raise MalformedRequest() from None
+        return behavior(request, context)
+
+    return parse_then_call
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
     """Applies ``guarded`` to every unary-unary method of every service on the server.
 
@@ -147,8 +160,10 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         if handler is None or handler.unary_unary is None or handler.request_streaming or handler.response_streaming:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            guarded(handler.unary_unary, handler_call_details.method,
+            guarded(_parsing(handler.unary_unary, handler.request_deserializer), handler_call_details.method,
                     uses_database=handler_call_details.method.startswith(self.database_prefixes)),
-            request_deserializer=handler.request_deserializer,
+            # The bytes come to us: grpc would answer a message it can't parse (say,
+            # groups nested past protobuf's recursion limit) INTERNAL, with no code.
+            request_deserializer=None,
             response_serializer=handler.response_serializer,
         )

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import secrets
 import time
 
 from django.core.cache import cache
 
+from .. import jsonsafe
 from ..conf import app_settings
 from .base import Introspection, Tokenizer, TokenPair
 
@@ -158,7 +158,7 @@ def unverified_subject(token: str) -> str | None:
         return None
     try:
         payload = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(payload))
+        claims = jsonsafe.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, TypeError):
         return None
     sub = claims.get("sub") if isinstance(claims, dict) else None

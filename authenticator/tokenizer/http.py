@@ -30,6 +30,7 @@ from typing import Any
 import certifi
 import urllib3
 
+from .. import jsonsafe
 from ..conf import app_settings
 from ..errors import InvalidToken, TokenizerUnavailable
 from .base import Introspection, TokenPair, token_pair_from_dict
@@ -190,7 +191,7 @@ class HttpTokenizer:
             if allow_empty and not response.data.strip():
                 return None
             try:
-                return json.loads(response.data)
+                return jsonsafe.loads(response.data)
             except ValueError:
                 log.warning("Tokenizer answered HTTP %s with a body that is not JSON", status)
                 raise TokenizerUnavailable() from None
@@ -212,7 +213,7 @@ def _new_session() -> urllib3.PoolManager:
 
 def _error_code(response: urllib3.BaseHTTPResponse) -> str | None:
     try:
-        data = json.loads(response.data)
+        data = jsonsafe.loads(response.data)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None

@@ -13,7 +13,6 @@ They always serve ``LocalTokenizer`` — never ``tokenizer()``, which with
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -24,6 +23,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import jsonsafe
 from ..conf import app_settings
 from ..errors import InvalidInput, InvalidToken, TokenizerUnavailable
 from .local import LocalTokenizer
@@ -72,10 +72,10 @@ def endpoint(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[[H
             try:
                 if method == "POST":
                     try:
-                        body = json.loads(request.body or b"null")
+                        body = jsonsafe.loads(request.body or b"null")
                     except RequestDataTooBig:
                         return _error(413, "invalid_request", "The request body is too large.")
-                    except (ValueError, RecursionError):
+                    except ValueError:
                         return _error(400, "invalid_request", "The body must be a JSON object.")
                     if not isinstance(body, dict):
                         return _error(400, "invalid_request", "The body must be a JSON object.")

@@ -7,6 +7,7 @@ run small in the test suite (tests/prove/) and full size from scripts/prove/run.
 
 from __future__ import annotations
 
+import base64
 import json
 import multiprocessing
 import random
@@ -416,7 +417,9 @@ def hostile_input(base_url: str, *, bearer: str | None = None, seed: int = 3, fu
                             field_name: value}
                     send(f"POST {path} {field_name}={str(value)[:30]!r}", "POST", path, json=body)
             for raw in [b"\x00", b"{\"phone_number\": \"\\u0000\"}", b"[" + b"1," * 9_999 + b"1]", b"{" * 5000,
-                        b"\"" + b"a" * 100 + b"\"", b"\xff\xfe", b"{\"a\":" * 100 + b"1" + b"}" * 100, b"", b"null"]:
+                        b"\"" + b"a" * 100 + b"\"", b"\xff\xfe", b"{\"a\":" * 100 + b"1" + b"}" * 100, b"", b"null",
+                        # Well-formed but deeper than the json module can recurse (RecursionError).
+                        b"[" * 5000 + b"]" * 5000, b"{\"a\":" * 5000 + b"1" + b"}" * 5000]:
                 send(f"POST {path} raw {raw[:20]!r}", "POST", path, content=raw, headers={"Content-Type": "application/json"})
             for ctype in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", ""]:
                 send(f"POST {path} as {ctype}", "POST", path, content=b"phone_number=1", headers={"Content-Type": ctype})
@@ -432,7 +435,8 @@ def hostile_input(base_url: str, *, bearer: str | None = None, seed: int = 3, fu
             for value in (values if full else values[:6]):
                 send(f"{method} {path} {str(value)[:30]!r}", method, path,
                      json={"name": value, "email": value, "otp": value, "all": value}, headers=auth)
-            for token in ["x", "a.b.c", "\x00", "é" * 10, "A" * 5000, "' OR 1=1 --", "Bearer", "Bearer x y"]:
+            deep_jwt = "eyJhbGciOiJIUzI1NiJ9." + base64.urlsafe_b64encode(b"[" * 1200 + b"]" * 1200).decode().rstrip("=") + ".c2ln"
+            for token in ["x", "a.b.c", "\x00", "é" * 10, "A" * 5000, "' OR 1=1 --", "Bearer", "Bearer x y", deep_jwt]:
                 send(f"{method} {path} token {token[:10]!r}", method, path, headers={"Authorization": f"Bearer {token}"})
     for label, raw in _raw_requests():
         out.requests += 1
