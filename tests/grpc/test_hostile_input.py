@@ -36,7 +36,7 @@ def test_unparseable_message_is_malformed_request(channel, method, name):
     call = channel.unary_unary(f"/{SERVICE_NAME}/{method}")
     with pytest.raises(grpc.RpcError) as info:
         call(HOSTILE[name], timeout=10)
-    metadata = dict((m.key, m.value) for m in info.value.trailing_metadata() or () if not m.key.endswith("-bin"))
+    metadata = {m.key: m.value for m in info.value.trailing_metadata() or () if not m.key.endswith("-bin")}
     assert (info.value.code(), metadata.get("code")) == (grpc.StatusCode.INVALID_ARGUMENT, "malformed_request"), (
         method, name, info.value.details())
 
