@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -227,8 +228,9 @@ def staff_assert_may_change(*, actor: User, user: User, fields: Iterable[str]) -
         raise StaffNotAllowed(f"Only a superuser can change {', '.join(beyond)}.")
 
 
-def _names(items: Iterable[Any]) -> str:
-    return ", ".join(sorted(str(item) for item in items))
+def _names(items: Iterable[Group | Permission]) -> str:
+    # Groups by name, permissions as "app_label.codename" (what has_perm takes).
+    return ", ".join(sorted(f"{i.content_type.app_label}.{i.codename}" if isinstance(i, Permission) else i.name for i in items))
 
 
 @transaction.atomic
@@ -324,7 +326,7 @@ def user_create_by_staff(*, actor: User, phone_number: str, country_id: str, nam
 
 
 @transaction.atomic
-def group_save_by_staff(*, group, actor: User, permissions: Iterable[Any]) -> Any:
+def group_save_by_staff(*, group: Group, actor: User, permissions: Iterable[Permission]) -> Group:
     """A group added or changed in the admin (``group`` with its new name set).
 
     Only a superuser changes a group a staff member is in (that would change the staff
