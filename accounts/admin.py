@@ -525,7 +525,7 @@ class GroupAdmin(BaseGroupAdmin):
     def _may_write(self, request: HttpRequest, group: Group | None) -> bool:
         if request.user.is_superuser or group is None:
             return True
-        return not group_has_staff(group=group) and not permissions_not_held(actor=request.user, permissions=group.permissions.all())
+        return not group_has_staff(group=group) and not permissions_not_held(actor=request.user, permissions=group.permissions.select_related("content_type"))
 
     def has_change_permission(self, request, obj=None) -> bool:
         return super().has_change_permission(request, obj) and self._may_write(request, obj)

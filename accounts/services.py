@@ -285,11 +285,11 @@ def user_update_by_staff(*, user: User, actor: User, changes: Mapping[str, Any])
             raise _integrity_to_conflict(exc) from exc
     for field in [f for f in _M2M if f in values]:
         related = getattr(current, field)
-        before, after = set(related.all()), set(values[field])
+        before, after = set(related.select_related("content_type") if field == "user_permissions" else related.all()), set(values[field])
         if before == after:
             continue
         added = after - before
-        granted = [p for g in added for p in g.permissions.all()] if field == "groups" else list(added)
+        granted = Permission.objects.filter(group__in=added).select_related("content_type") if field == "groups" else added
         refused = permissions_not_held(actor=actor, permissions=granted)
         if refused:
             raise StaffNotAllowed(f"You cannot grant permissions you do not hold: {', '.join(refused)}.")
@@ -335,7 +335,7 @@ def group_save_by_staff(*, group: Group, actor: User, permissions: Iterable[Perm
     from .selectors import group_has_staff
 
     permissions = set(permissions)
-    before = set(group.permissions.all()) if group.pk else set()
+    before = set(group.permissions.select_related("content_type")) if group.pk else set()
     if not actor.is_superuser and group.pk and group_has_staff(group=group):
         raise StaffNotAllowed("Only a superuser can change a group a staff member is in.")
     refused = permissions_not_held(actor=actor, permissions=permissions - before)
