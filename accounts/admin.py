@@ -211,6 +211,15 @@ def _bulk(kind: str):
 # -- the user admin ----------------------------------------------------------------------
 
 
+class SupportUserCreationForm(forms.ModelForm):
+    """The add form of staff who are not superusers: an account without a password."""
+
+    class Meta:
+        model = User
+        fields = ("phone_number", "country_id", "name")
+
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("id", "phone_number", "name", "email", "status", "type", "tier", "level", "country_id", "created_at")
@@ -249,6 +258,21 @@ class UserAdmin(BaseUserAdmin):
         if not request.user.is_superuser:
             raise PermissionDenied
         return super().history_view(request, object_id, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None and not request.user.is_superuser:
+            # No password: whoever set one would know the sign-in of an account a
+            # superuser might later make staff. Superusers set passwords.
+            kwargs["form"] = SupportUserCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None and not request.user.is_superuser:
+            return ((None, {"fields": SupportUserCreationForm.Meta.fields}),)
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not request.user.is_superuser:
+            fieldsets = tuple(fs for fs in fieldsets if fs[0] != "Staff")
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
@@ -299,12 +323,6 @@ class UserAdmin(BaseUserAdmin):
 
     def get_inlines(self, request, obj):
         return _inlines() if obj else []
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and not request.user.is_superuser:
-            fieldsets = tuple(fs for fs in fieldsets if fs[0] != "Staff")
-        return fieldsets
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         # Login states and OTPs grow without bound: the page shows the most recent ones.

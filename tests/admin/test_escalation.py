@@ -269,6 +269,9 @@ def test_the_add_form_never_makes_staff_for_a_staff_member_who_is_not_a_superuse
     actor = make_actor("everything")
     client = Client()
     client.force_login(actor)
+    form = client.get("/admin/accounts/user/add/")
+    assert form.status_code == 200
+    assert 'name="password1"' not in form.content.decode() and 'name="is_staff"' not in form.content.decode()
     response = client.post("/admin/accounts/user/add/", {
         "phone_number": "07400 555777", "country_id": "GB", "name": "New Person",
         "password1": "a-long-passphrase-for-new", "password2": "a-long-passphrase-for-new",
@@ -278,6 +281,8 @@ def test_the_add_form_never_makes_staff_for_a_staff_member_who_is_not_a_superuse
     assert response.status_code == 302, response.content[:500]
     user = User.objects.get(phone_number="+447400555777")
     assert (user.is_staff, user.is_superuser, list(user.groups.all()), list(user.user_permissions.all())) == (False, False, [], [])
+    # Nor an account whose password they know (should a superuser make it staff later).
+    assert not user.has_usable_password()
 
 
 def test_a_staff_member_cannot_set_their_own_role_even_with_every_permission(db):
