@@ -9,9 +9,15 @@ serves one user (buttons on the user's page) and a selection (changelist actions
 Who may do what is Django permissions: the ``Support`` group (accounts migration 0004)
 has view permissions on users, status histories, login states, OTPs and linked
 identities, plus ``accounts.block_user``, ``accounts.signout_user`` and
-``accounts.set_level``. Staff who are not superusers never see the staff fields
-(password, groups, permissions) and cannot act on staff accounts; nobody acts on
-their own account here.
+``accounts.set_level``. On top of any permission, staff who are not superusers never
+see or set the staff fields (password, groups, permissions, staff status) or the phone
+number, and cannot act on staff accounts or their own by any page here (change form,
+password, history, actions); nobody grants a permission they do not hold (groups);
+nobody deletes an account here (a deleted account is a status: ``manage.py delete_user``).
+
+Every write goes through the service layer (``accounts.services``), which writes an
+audit row (``StaffChange``) per changed field in the same transaction; the rows are
+shown on the user's page and are read-only everywhere.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -33,9 +42,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from authenticator.conf import app_settings
-from authenticator.errors import ApplicationError
+from authenticator.errors import ApplicationError, StaffNotAllowed
 
-from .models import SocialIdentity, StatusHistory, User, UserStatus
+from . import services
+from .models import SocialIdentity, StaffChange, StatusHistory, User, UserStatus
+from .selectors import group_has_staff, permissions_held, permissions_not_held, staff_may_act_on
 
 # A bulk action lists every selected user on its form page; more is a job for the CLI.
 MAX_BULK = 500
@@ -72,13 +83,41 @@ class SocialIdentityInline(admin.TabularInline):
         return False
 
 
+AUDIT_FIELDS = ("changed_at", "field", "old_value", "new_value", "reason", "actor")
+
+
+class StaffChangeInline(admin.TabularInline):
+    model = StaffChange
+    fk_name = "user"
+    verbose_name_plural = "changes by staff"
+    extra = 0
+    can_delete = False
+    fields = AUDIT_FIELDS
+    readonly_fields = AUDIT_FIELDS
+    ordering = ("-changed_at", "-id")
+    recent_limit = 50
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the account sees who changed it.
+        return request.user.has_perm("accounts.view_user") or request.user.has_perm("accounts.change_user")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def _inlines() -> list[type[admin.options.InlineModelAdmin]]:
     # Imported late: the other apps' admin modules import nothing from here, and this
     # keeps app loading order irrelevant.
     from otp.admin import OtpInline
     from sessions_log.admin import LoginStateInline
 
-    return [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline]
+    return [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -122,14 +161,13 @@ def _sign_out(*, user: User, actor: User, data: dict[str, Any]) -> str:
     from authenticator.flows.tokens import sessions_revoke_all
 
     ended = sessions_revoke_all(user_id=user.pk)
+    services.staff_change_record(user=user, actor=actor, field="sessions", new=f"{ended} revoked", reason=data.get("reason") or "")
     return f"Signed out everywhere ({ended} active session(s) revoked). Reason: {data.get('reason') or '-'}"
 
 
 def _set_level(*, user: User, actor: User, data: dict[str, Any]) -> str:
-    from .services import user_set_level
-
     before = (user.tier, user.level)
-    user_set_level(user=user, level=data["level"], tier=data.get("tier"))
+    services.user_set_level(user=user, level=data["level"], tier=data.get("tier"), actor=actor, reason=data.get("reason") or "")
     return f"Tier/level {before[0]}/{before[1]} → {user.tier}/{user.level}. Reason: {data.get('reason') or '-'}"
 
 
@@ -173,6 +211,15 @@ def _bulk(kind: str):
 # -- the user admin ----------------------------------------------------------------------
 
 
+class SupportUserCreationForm(forms.ModelForm):
+    """The add form of staff who are not superusers: an account without a password."""
+
+    class Meta:
+        model = User
+        fields = ("phone_number", "country_id", "name")
+
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("id", "phone_number", "name", "email", "status", "type", "tier", "level", "country_id", "created_at")
@@ -194,22 +241,88 @@ class UserAdmin(BaseUserAdmin):
     filter_horizontal = ("groups", "user_permissions")
     actions = tuple(_bulk(kind) for kind in ACTIONS)
 
+    # -- who may do what, on top of the model permissions ---------------------------------
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The change form, the password page and the inlines all ask this with the account.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or staff_may_act_on(actor=request.user, user=obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A hard delete would take the account's history and audit with it; deleting is a
+        # status (manage.py delete_user), which keeps both.
+        return False
+
+    def history_view(self, request, object_id, extra_context=None):
+        # The admin log is for superusers (LogEntryAdmin); this page is a view of it.
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None and not request.user.is_superuser:
+            # No password: whoever set one would know the sign-in of an account a
+            # superuser might later make staff. Superusers set passwords.
+            kwargs["form"] = SupportUserCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None and not request.user.is_superuser:
+            return ((None, {"fields": SupportUserCreationForm.Meta.fields}),)
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not request.user.is_superuser:
+            fieldsets = tuple(fs for fs in fieldsets if fs[0] != "Staff")
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and not request.user.is_superuser:
+            # Sign-in codes go to the phone number: whoever sets it can sign in as the user.
+            fields = (*fields, "phone_number", "country_id")
+        return fields
+
+    # -- writes: each one a service call, audited there ------------------------------------
+
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:  # every account's history starts with its creation, as in user_create
-            StatusHistory.objects.create(user=obj, status=obj.status, previous_status=None,
-                                         reason="created in the admin", actor=request.user, actor_label="admin")
+        try:
+            if not change:
+                data = form.cleaned_data
+                password = data.get("password1") if data.get("set_usable_password", True) else None
+                user = services.user_create_by_staff(actor=request.user, phone_number=obj.phone_number,
+                                                     country_id=obj.country_id, name=obj.name, password=password or None)
+                obj.pk, obj._state.adding, obj._state.db = user.pk, False, user._state.db
+                return
+            fields = [f for f in form.changed_data if f in services.USER_FIELDS]
+            services.user_update_by_staff(user=obj, actor=request.user, changes={f: form.cleaned_data[f] for f in fields})
+        except StaffNotAllowed as exc:  # the permission checks above come first; this is the last line
+            raise PermissionDenied(exc.detail) from exc
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Groups and permissions were set by the service (save_model); the inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Superusers only: a password is a staff sign-in, and plain users have none."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        user = self.get_object(request, unquote(id))
+        if user is not None and request.method == "POST":
+            form = self.change_password_form(user, request.POST)
+            if form.is_valid() and (form.cleaned_data["set_usable_password"] or "unset-password" in request.POST):
+                password = form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
+                services.user_set_password_by_staff(user=user, actor=request.user, password=password)
+                self.log_change(request, user, self.construct_change_message(request, form, None))
+                self.message_user(request, "Password changed successfully." if password else "Password-based authentication was disabled.", messages.SUCCESS)
+                update_session_auth_hash(request, user)
+                return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        # The form page, its errors and "not found" as Django draws them.
+        return super().user_change_password(request, id, form_url)
 
     # -- what a user's page shows ----------------------------------------------------------
 
     def get_inlines(self, request, obj):
         return _inlines() if obj else []
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and not request.user.is_superuser:
-            fieldsets = tuple(fs for fs in fieldsets if fs[0] != "Staff")
-        return fieldsets
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         # Login states and OTPs grow without bound: the page shows the most recent ones.
@@ -226,6 +339,9 @@ class UserAdmin(BaseUserAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _buttons(self, request: HttpRequest, object_id: str) -> list[dict[str, str]]:
+        user = self.get_object(request, unquote(object_id))
+        if user is None or self._refusal(request, user):
+            return []
         return [
             {"label": action.label, "url": reverse("admin:accounts_user_support_action", args=[object_id, kind])}
             for kind, action in ACTIONS.items()
@@ -288,6 +404,8 @@ class UserAdmin(BaseUserAdmin):
         user = self.get_object(request, unquote(object_id))
         if user is None or not self.has_view_permission(request, user):
             raise Http404
+        if self._refusal(request, user):
+            raise PermissionDenied
         response = self.support_action(request, User.objects.filter(pk=user.pk), kind, bulk=False)
         return response or HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
 
@@ -392,3 +510,57 @@ class LogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(StaffChange)
+class StaffChangeAdmin(admin.ModelAdmin):
+    """Every change staff made to users' data, across accounts; nobody edits it."""
+
+    list_display = ("changed_at", "user", "field", "old_value", "new_value", "reason", "actor")
+    list_filter = ("field",)
+    search_fields = ("user__phone_number", "user__email", "user__name", "reason")
+    raw_id_fields = ("user", "actor")
+    list_select_related = ("user", "actor")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """Groups are roles: a staff member who is not a superuser changes only a group no
+    staff member is in (not their own), and offers only the permissions they hold."""
+
+    def _may_write(self, request: HttpRequest, group: Group | None) -> bool:
+        if request.user.is_superuser or group is None:
+            return True
+        return not group_has_staff(group=group) and not permissions_not_held(actor=request.user, permissions=group.permissions.select_related("content_type"))
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "permissions" and request is not None and not request.user.is_superuser:
+            kwargs["queryset"] = permissions_held(actor=request.user)
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        pass  # saved with its permissions, by the service, in save_related
+
+    def save_related(self, request, form, formsets, change) -> None:
+        try:
+            services.group_save_by_staff(group=form.instance, actor=request.user, permissions=form.cleaned_data["permissions"])
+        except StaffNotAllowed as exc:
+            raise PermissionDenied(exc.detail) from exc

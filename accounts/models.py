@@ -120,3 +120,28 @@ class SocialIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.uid}"
+
+
+class StaffChange(models.Model):
+    """One row for every change staff make to a user's data, written in the same transaction.
+
+    The audit trail support and superusers read on the user's page. Values are kept only
+    for fields that are not secret: a password change is a row with no value at all.
+    """
+
+    id = SonyflakeField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_changes")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    field = models.CharField(max_length=64)
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "staff_changes"
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["user", "-changed_at"], name="staff_changes_user_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.field} by {self.actor_id}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from authenticator.sql import fetch_one
@@ -38,3 +42,31 @@ def user_counts_by_status() -> dict[str, int]:
     for row in User.objects.order_by().values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def staff_may_act_on(*, actor: User, user: User) -> bool:
+    """Whether ``actor`` may change ``user`` at all: superusers may; other staff only plain
+    accounts, never their own (a role is granted by someone else)."""
+    if actor.is_superuser:
+        return True
+    return not (user.is_staff or user.is_superuser) and user.pk != actor.pk
+
+
+def permissions_not_held(*, actor: User, permissions: Iterable[Permission]) -> list[str]:
+    """The ``app_label.codename`` of each of ``permissions`` (Permission rows) that ``actor``
+    does not hold: what they would be granting beyond their own role."""
+    wanted = {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+    return sorted(wanted - actor.get_all_permissions())  # a superuser's is every permission
+
+
+def group_has_staff(*, group: Group) -> bool:
+    return group.user_set.filter(Q(is_staff=True) | Q(is_superuser=True)).exists()
+
+
+def permissions_held(*, actor: User) -> QuerySet[Permission]:
+    """The Permission rows ``actor`` holds (directly, by a group, or as a superuser)."""
+    held = Q(pk__in=[])
+    for name in actor.get_all_permissions():
+        app_label, codename = name.split(".", 1)
+        held |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(held)

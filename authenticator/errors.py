@@ -89,6 +89,13 @@ class AccountUnverified(AccountInactive):
     code, detail = "account_unverified", "Finish sign-up first."
 
 
+class StaffNotAllowed(ApplicationError):
+    """A staff member tried what their role does not allow (another staff account, a
+    permission they do not hold, a field only superusers set)."""
+
+    http_status, code, detail, grpc_status, exit_code = 403, "staff_not_allowed", "Your role does not allow this change.", "PERMISSION_DENIED", 10
+
+
 class NotFound(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 404, "not_found", "Not found.", "NOT_FOUND", 7
 
