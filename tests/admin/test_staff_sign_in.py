@@ -94,6 +94,18 @@ def test_a_wrong_code_or_another_staff_members_device_does_not_open_it(staff, cl
     assert not gets_in(client)
 
 
+def test_wrong_codes_hold_off_that_device_for_longer_each_time(staff, client, settings):
+    # Someone with the password still gets few guesses at the code: django-otp waits
+    # OTP_TOTP_THROTTLE_FACTOR * 2^(n-1) s after the n-th wrong code (one minute here).
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
+    device = totp_device(staff)
+    wrong = str((int(totp_code(device)) + 1) % 10**6).zfill(6)
+    assert "Invalid token" in sign_in(client, device=device, code=wrong).content.decode()
+    response = sign_in(client, device=device, code=totp_code(device))
+    assert response.status_code == 200 and "Verification temporarily disabled" in response.content.decode()
+    assert not gets_in(client)
+
+
 def test_a_backup_code_works_once(staff):
     codes = staff_otp_enrol(user=staff, backup_codes=3).backup_codes
     from django_otp.plugins.otp_static.models import StaticDevice
@@ -223,3 +235,4 @@ def test_a_full_sign_in_clears_the_count_for_that_address(staff):
     later = Client()
     for _ in range(limit() - 1):
         assert sign_in(later, password="typo").status_code == 200  # a fresh count, not locked
+    assert sign_in(later, password="typo").status_code == 429
