@@ -165,6 +165,7 @@ AXES_USERNAME_FORM_FIELD = "username"  # the admin login form's field, whatever 
 AXES_USERNAME_CALLABLE = "accounts.staff_sign_in.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.staff_sign_in.lockout_client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.staff_sign_in.lockout_response"
+# Masked in axes' logs and in the POST data it keeps with each attempt (the password always is).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
 LANGUAGE_CODE = "en-us"

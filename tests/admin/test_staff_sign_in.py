@@ -236,3 +236,12 @@ def test_a_full_sign_in_clears_the_count_for_that_address(staff):
     for _ in range(limit() - 1):
         assert sign_in(later, password="typo").status_code == 200  # a fresh count, not locked
     assert sign_in(later, password="typo").status_code == 429
+
+
+def test_recorded_attempts_keep_no_password_or_code(staff):
+    from axes.models import AccessAttempt
+
+    sign_in(Client(), password="a-wrong-secret-9921", device=totp_device(staff), code="654321")
+    (attempt,) = AccessAttempt.objects.all()
+    assert (attempt.username, attempt.ip_address, attempt.failures_since_start) == (PHONE, HOME, 1)
+    assert "a-wrong-secret-9921" not in attempt.post_data and "654321" not in attempt.post_data
