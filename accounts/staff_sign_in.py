@@ -26,6 +26,7 @@ from django.shortcuts import render
 from django_otp.admin import OTPAdminSite
 
 LOCKOUT_TEMPLATE = "admin/staff_locked_out.html"
+USERNAME_MAX = 255  # axes.models.AccessBase.username
 
 
 class StaffAdminSite(OTPAdminSite):
@@ -51,6 +52,8 @@ class StaffLockoutBackend(AxesStandaloneBackend):
 
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
     """The phone number as the sign-in reads it (``UserManager.get_by_natural_key``)."""
+    from django.core.exceptions import ValidationError
+
     from .validation import normalise_phone
 
     source = credentials if credentials else getattr(request, "POST", {})
@@ -59,8 +62,8 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
         return value
     try:
         return normalise_phone(value)
-    except Exception:  # not a phone number: no account has it, count it as typed
-        return value.strip()
+    except ValidationError:  # not a phone number: no account has it, count it as typed
+        return value.strip()[:USERNAME_MAX]  # as much as axes' username column holds
 
 
 def lockout_client_ip(request: HttpRequest) -> str | None:

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 
-from ..errors import ApplicationError, Conflict
+from ..errors import ApplicationError, Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ def staff_otp_enrol(*, user: User, backup_codes: int = 10, replace: bool = False
     if not user.is_staff:
         raise NotStaff()
     if not 0 <= backup_codes <= MAX_BACKUP_CODES:
-        from ..errors import InvalidInput
-
         raise InvalidInput(extra={"errors": {"backup_codes": [
             {"code": "out_of_range", "message": f"Must be between 0 and {MAX_BACKUP_CODES}."}]}})
     User.objects.select_for_update().filter(pk=user.pk).first()  # one enrolment at a time

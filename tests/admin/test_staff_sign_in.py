@@ -245,3 +245,8 @@ def test_recorded_attempts_keep_no_password_or_code(staff):
     (attempt,) = AccessAttempt.objects.all()
     assert (attempt.username, attempt.ip_address, attempt.failures_since_start) == (PHONE, HOME, 1)
     assert "a-wrong-secret-9921" not in attempt.post_data and "654321" not in attempt.post_data
+
+
+@pytest.mark.parametrize("username", ["²", "x" * 5000, "+44 7400 900001\x00", "'; --"])
+def test_odd_phone_numbers_are_a_failed_sign_in_never_an_error(staff, username):
+    assert sign_in(Client(), username=username, password="wrong-password").status_code == 200

@@ -9,7 +9,7 @@ import segno
 from django.core.management.base import CommandParser
 
 from ...flows.staff_otp import MAX_BACKUP_CODES, staff_otp_enrol
-from ..base import UserCommand, describe_user, input_error, operator_label, user_data
+from ..base import UserCommand, describe_user, operator_label, user_data
 
 
 class Command(UserCommand):
@@ -24,8 +24,6 @@ class Command(UserCommand):
                             help="Remove the member's existing devices and codes first (they stop working)")
 
     def run(self, **options: Any) -> None:
-        if not 0 <= options["backup_codes"] <= MAX_BACKUP_CODES:
-            raise input_error("backup_codes", f"Must be between 0 and {MAX_BACKUP_CODES}.", "out_of_range")
         done = staff_otp_enrol(user=self.target(options), backup_codes=options["backup_codes"],
                                replace=options["replace"], actor_label=operator_label())
         data = {
