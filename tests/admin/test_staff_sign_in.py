@@ -250,3 +250,15 @@ def test_recorded_attempts_keep_no_password_or_code(staff):
 @pytest.mark.parametrize("username", ["²", "x" * 5000, "+44 7400 900001\x00", "'; --"])
 def test_odd_phone_numbers_are_a_failed_sign_in_never_an_error(staff, username):
     assert sign_in(Client(), username=username, password="wrong-password").status_code == 200
+
+
+def test_the_admin_site_is_the_otp_site_with_every_model_admin_on_it():
+    from django.contrib import admin
+    from django.urls import reverse
+    from django_otp.admin import OTPAdminSite
+
+    assert isinstance(admin.site, OTPAdminSite) and admin.site.name == "admin"
+    registered = {f"{model._meta.app_label}.{model.__name__}" for model in admin.site._registry}
+    assert {"accounts.User", "otp.Otp", "sessions_log.LoginState", "otp_totp.TOTPDevice",
+            "otp_static.StaticDevice", "axes.AccessAttempt"} <= registered
+    assert reverse("admin:accounts_user_changelist") == USERS_PAGE
