@@ -21,6 +21,7 @@ from typing import Any
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp.admin import OTPAdminSite
@@ -83,8 +84,6 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     """
     cool_off = get_cool_off(request)
     seconds = int(cool_off.total_seconds()) if cool_off else None
-    from django.contrib import admin
-
     context = {
         **admin.site.each_context(request),
         "title": "Sign-in locked",

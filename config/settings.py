@@ -156,7 +156,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Lockout (django-axes): ADMIN_LOCKOUT_FAILURES wrong passwords for one phone number from
 # one client address lock that pair for ADMIN_LOCKOUT_COOLOFF seconds; a try while locked
 # starts the wait again; a full sign-in (password and code) clears the count. Attempts are
-# kept in PostgreSQL (losing Redis does not lift a lock).
+# kept in the database (losing Redis does not lift a lock).
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("ADMIN_LOCKOUT_COOLOFF", default=900))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
