@@ -7,6 +7,7 @@ console SMS and email. With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be give
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,7 +31,8 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose default site requires a second factor (config/apps.py).
+    "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +44,10 @@ INSTALLED_APPS = [
     "otp",
     "sessions_log",
     "authenticator",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -57,8 +63,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): which OTP device verified this session, if any.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that axes locked out into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -126,6 +136,8 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a password sign-in that axes has locked out, before it is checked.
+    "accounts.staff_sign_in.StaffLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "authenticator.backends.OtpBackend",
 ]
@@ -135,6 +147,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Staff sign-in to the admin (accounts/staff_sign_in.py) ---------------------------
+# A second factor on every admin session (django-otp): a TOTP app, or a one-time backup
+# code. Keys and backup codes are never shown again in the admin after they are made.
+OTP_TOTP_ISSUER = env.str("ADMIN_OTP_ISSUER", default="Authenticator")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Lockout (django-axes): ADMIN_LOCKOUT_FAILURES wrong passwords for one phone number from
+# one client address lock that pair for ADMIN_LOCKOUT_COOLOFF seconds; a try while locked
+# starts the wait again; a full sign-in (password and code) clears the count. Attempts are
+# kept in the database (losing Redis does not lift a lock).
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("ADMIN_LOCKOUT_COOLOFF", default=900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the admin login form's field, whatever USERNAME_FIELD is
+AXES_USERNAME_CALLABLE = "accounts.staff_sign_in.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.staff_sign_in.lockout_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.staff_sign_in.lockout_response"
+# Masked in axes' logs and in the POST data it keeps with each attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -269,5 +301,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # Django's own request lines duplicate the access log (authenticator.access).
         "django.server": {"level": "WARNING"},
+        # axes announces its configuration at every start (every command); failures it
+        # records (axes.handlers) still log.
+        "axes.apps": {"level": "WARNING"},
     },
 }

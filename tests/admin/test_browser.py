@@ -1,6 +1,7 @@
 """The admin in a real browser: headless Chromium (Debian's) driven by Playwright.
 
-Support staff log in, find a user by a phone number typed in local format, open them,
+Support staff log in (phone number and password, then the code their authenticator app
+shows, computed here from the TOTP key the enrolment made), find a user by a phone number typed in local format, open them,
 block them with a reason; the test then checks the status history and that their
 sessions were revoked, here and at the Tokenizer. A screenshot of the result is saved
 as a test artifact (artifacts/admin-block-user.png; CI uploads the directory).
@@ -17,12 +18,13 @@ import pytest
 
 from accounts.models import StatusHistory, User, UserStatus
 from authenticator.flows.common import sign_in_complete
+from authenticator.flows.staff_otp import staff_otp_enrol
 from authenticator.tokenizer import tokenizer
 from sessions_log.models import LoginState, LoginStatus
 from sessions_log.services import Device
 from tests.factories import UserFactory
 
-from .conftest import SUPPORT_PASSWORD, make_support
+from .conftest import SUPPORT_PASSWORD, make_support, totp_code
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -55,6 +57,7 @@ def browser_page(monkeypatch):
 
 def test_support_staff_block_a_user_found_by_a_local_phone_number(live_server, browser_page):
     support = make_support(phone_number="+447400900001", name="Sam Support")
+    device = staff_otp_enrol(user=support, backup_codes=0).device
     user = UserFactory(phone_number="+447400123456", country_id="GB", name="Ann Lee", status=UserStatus.ACTIVE)
     UserFactory(phone_number="+447400123457", name="Someone Else")
     signed = [
@@ -67,6 +70,12 @@ def test_support_staff_block_a_user_found_by_a_local_phone_number(live_server, b
     page.fill("#id_username", "+447400900001")
     page.fill("#id_password", SUPPORT_PASSWORD)
     page.click("input[type=submit]")
+    # The password was right: now the second factor (django-otp's admin login form).
+    page.wait_for_selector("#id_otp_device")
+    assert "/admin/login/" in page.url
+    page.select_option("#id_otp_device", device.persistent_id)
+    page.fill("#id_otp_token", totp_code(device))
+    page.click("input[type=submit]:not([name=otp_challenge])")
     page.wait_for_url(re.compile(r"/admin/accounts/user/$"))
 
     page.fill("#searchbar", "07400 123456")

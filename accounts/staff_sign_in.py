@@ -1,0 +1,95 @@
+"""How staff sign in to the admin: password, then a second factor, with a lockout.
+
+The libraries do the work: django-otp's ``OTPAdminSite`` lets in only sessions verified
+by a confirmed OTP device (TOTP, or a one-time backup code), and django-axes counts
+failed passwords per phone number + client address and locks that pair out. This module
+only fits them to the project:
+
+- the admin site keeps the name ``admin``, so every ``reverse("admin:…")`` still works;
+- axes sees the phone number in its E.164 form, as the sign-in does (``+44 7400 …`` and
+  ``07400…`` are one account, so respelling the number does not buy new tries);
+- axes sees the project's client IP (``ClientIpMiddleware``: the socket peer, or
+  X-Forwarded-For only from TRUSTED_PROXIES), never a header a client can pick;
+- the lockout page is ours: 429 with Retry-After, the same for every phone number
+  whether or not an account has it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from axes.helpers import get_cool_off
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_otp.admin import OTPAdminSite
+
+LOCKOUT_TEMPLATE = "admin/staff_locked_out.html"
+USERNAME_MAX = 255  # axes.models.AccessBase.username
+
+
+class StaffAdminSite(OTPAdminSite):
+    """The project's admin site (``django.contrib.admin.site``, see config/apps.py)."""
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+
+
+class StaffLockoutBackend(AxesStandaloneBackend):
+    """axes' lockout check, for password sign-ins only.
+
+    ``OtpBackend`` (``authenticate(request, phone_number=..., otp=...)``) has its own
+    limits in the OTP flow and may be called without a request, which axes refuses.
+    """
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None,
+                     password: str | None = None, **kwargs: Any):
+        if password is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The phone number as the sign-in reads it (``UserManager.get_by_natural_key``)."""
+    from django.core.exceptions import ValidationError
+
+    from .validation import normalise_phone
+
+    source = credentials if credentials else getattr(request, "POST", {})
+    value = source.get("username") if source else None
+    if not isinstance(value, str):
+        return value
+    try:
+        return normalise_phone(value)
+    except ValidationError:  # not a phone number: no account has it, count it as typed
+        return value.strip()[:USERNAME_MAX]  # as much as axes' username column holds
+
+
+def lockout_client_ip(request: HttpRequest) -> str | None:
+    # ClientIpMiddleware has already replaced REMOTE_ADDR with the client's address.
+    # Naming it here keeps axes off django-ipware, whose own X-Forwarded-For rules
+    # (left-most hop, any peer) a client could steer, should it ever be installed.
+    return request.META.get("REMOTE_ADDR")
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
+                     credentials: dict[str, Any] | None = None) -> HttpResponse:
+    """The lockout page: what happened, when to try again, whom to ask.
+
+    It names no account and says the same whatever the phone number, so it tells
+    nobody which numbers belong to staff. Each try while locked starts the wait again
+    (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so Retry-After is the whole wait.
+    """
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else None
+    context = {
+        **admin.site.each_context(request),
+        "title": "Sign-in locked",
+        "minutes": math.ceil(seconds / 60) if seconds else None,
+    }
+    response = render(request, LOCKOUT_TEMPLATE, context, status=429)
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response
