@@ -22,6 +22,7 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.contrib import admin
+from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp.admin import OTPAdminSite
@@ -30,11 +31,46 @@ LOCKOUT_TEMPLATE = "admin/staff_locked_out.html"
 USERNAME_MAX = 255  # axes.models.AccessBase.username
 
 
+# The libraries' own admin pages: second-factor devices (a staffer who may add one to a
+# superuser's account, or read its key, signs in as that superuser once the password
+# falls) and lockout records (deleting one lifts a lock). Only superusers see them.
+SUPERUSER_ONLY_APPS = frozenset({"otp_totp", "otp_static", "axes"})
+
+
+def _superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+class SuperuserOnly:
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _superuser(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return _superuser(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _superuser(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _superuser(request) and super().has_delete_permission(request, obj)
+
+
 class StaffAdminSite(OTPAdminSite):
     """The project's admin site (``django.contrib.admin.site``, see config/apps.py)."""
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
+
+    def register(self, model_or_iterable, admin_class=None, **options) -> None:
+        models = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else list(model_or_iterable)
+        for model in models:
+            cls = admin_class or admin.ModelAdmin
+            if model._meta.app_label in SUPERUSER_ONLY_APPS:
+                cls = type(f"SuperuserOnly{cls.__name__}", (SuperuserOnly, cls), {})
+            super().register(model, cls, **options)
 
 
 class StaffLockoutBackend(AxesStandaloneBackend):

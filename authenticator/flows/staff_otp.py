@@ -17,6 +17,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.services import staff_change_record
 
 from ..errors import ApplicationError, Conflict, InvalidInput
 
@@ -71,6 +72,10 @@ def staff_otp_enrol(*, user: User, backup_codes: int = 10, replace: bool = False
         static = StaticDevice.objects.create(user=user, name=BACKUP_DEVICE_NAME, confirmed=True)
         codes = [StaticToken.random_token() for _ in range(backup_codes)]
         StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    # The audit trail of the account (no key, no code): who gave it which factor, when.
+    staff_change_record(user=user, actor=None, field="second_factor", old=f"{len(existing)} device(s)",
+                        new=f"TOTP + {len(codes)} backup code(s)",
+                        reason=f"enrolled by {actor_label or 'an operator'}" + (" (replaced)" if existing else ""))
     log.info("staff second factor enrolled", extra={
         "user_id": user.pk, "replaced": len(existing), "backup_codes": len(codes), "actor": actor_label or "system"})
     return StaffOtpEnrolment(user=user, device=device, provisioning_uri=device.config_url,

@@ -323,7 +323,7 @@ def _rows_of(superuser: User) -> dict[str, object]:
     return rows
 
 
-OUR_APPS = {"accounts", "auth", "otp", "sessions_log", "admin"}
+OUR_APPS = {"accounts", "auth", "otp", "sessions_log", "admin"}  # the libraries' pages: at the end
 
 
 def test_no_other_admin_page_writes_for_a_staff_member_with_every_permission(superuser):
@@ -349,3 +349,28 @@ def test_no_other_admin_page_writes_for_a_staff_member_with_every_permission(sup
         client.post(base, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
         assert model.objects.filter(pk=row.pk).values().get() == before, label
     assert client.get("/admin/accounts/socialidentity/").status_code == 404
+
+
+@pytest.mark.parametrize("label", ["otp_totp.totpdevice", "otp_static.staticdevice", "axes.accessattempt",
+                                   "axes.accesslog", "axes.accessfailurelog"])
+def test_second_factor_and_lockout_pages_are_for_superusers_only(superuser, label):
+    """A staffer who could add a device to a superuser (or read its key) would sign in as
+    them once the password fell; one who could delete a lockout record would lift it."""
+    from django.apps import apps
+    from django.contrib import admin
+
+    model = apps.get_model(label)
+    assert model in admin.site._registry
+    actor = make_actor("everything")
+    client = Client()
+    client.force_login(actor)
+    base = f"/admin/{label.replace('.', '/')}/"
+    count = model.objects.count()
+    for path in (base, base + "add/"):
+        assert client.get(path).status_code == 403, path
+    client.post(base + "add/", {"user": superuser.pk, "name": "mine", "key": "3132333435363738393031323334353637383930"})
+    assert model.objects.count() == count
+    assert base not in client.get("/admin/").content.decode()
+    root = Client()
+    root.force_login(superuser)
+    assert root.get(base).status_code == 200

@@ -80,6 +80,17 @@ def test_json_output(staff):
     assert data["provisioning_uri"].startswith("otpauth://totp/")
 
 
+def test_enrolment_is_audited_without_the_key_or_codes(staff):
+    from accounts.models import StaffChange
+
+    data = json.loads(cli("staff_otp_enrol", "--user", PHONE, "--json", "--backup-codes", "3").out)
+    row = StaffChange.objects.get(user=staff, field="second_factor")
+    assert (row.new_value, row.actor) == ("TOTP + 3 backup code(s)", None)
+    secret = TOTPDevice.objects.get(user=staff).key
+    stored = f"{row.old_value} {row.new_value} {row.reason}"
+    assert secret not in stored and not any(code in stored for code in data["backup_codes"])
+
+
 def test_a_second_enrolment_needs_replace_which_voids_the_old_device_and_codes(staff):
     first = json.loads(cli("staff_otp_enrol", "--user", PHONE, "--json", "--backup-codes", "2").out)
     old_backup = StaticDevice.objects.get(user=staff).persistent_id
