@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
     # Sonyflake machine id: None leases one per process (PostgreSQL advisory lock, or a
@@ -105,7 +106,10 @@ class AppSettings:
         configured = getattr(settings, "AUTHENTICATOR", {}) or {}
         value = configured.get(name, DEFAULTS[name])
         if value in (None, "") and name in DERIVED_KEYS:
-            secret = settings.SECRET_KEY
+            try:
+                secret = settings.SECRET_KEY
+            except ImproperlyConfigured:  # an empty SECRET_KEY: nothing to derive from
+                secret = ""
             value = derive_key(secret, DERIVED_KEYS[name]) if secret else ""
         return value
 
