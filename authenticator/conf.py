@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "TOKENIZER_CONNECT_TIMEOUT": 2.0,
     "TOKENIZER_READ_TIMEOUT": 5.0,
     "TOKENIZER_RETRIES": 2,
+    # Longest one call may take, retries and backoff included (seconds).
+    "TOKENIZER_DEADLINE": 8.0,
+    # Longest answer read from a remote Tokenizer; a longer one is TokenizerUnavailable.
+    "TOKENIZER_MAX_RESPONSE_BYTES": 64 * 1024,
     "TOKENIZER_SIGNING_KEY": None,  # None: derived from SECRET_KEY (HKDF, its own label)
     "TOKENIZER_ACCESS_TTL": 900,
     "TOKENIZER_REFRESH_TTL": 30 * 24 * 3600,
