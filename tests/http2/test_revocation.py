@@ -1,19 +1,24 @@
 """Every way a session ends stops its access tokens on a running server process at once,
 and the login state says why (issue 11, item 6).
 
-One hypercorn process serves the API against the test database and the shared Redis.
-Each test signs in, makes the server cache the token's introspection, ends the session
-by one path *from another process* (this one: the in-process API, the admin, a flow, or
-a ``manage.py`` subprocess) and then asks the server again. The ending call revokes at
-the Tokenizer and replaces the subject's cache generation before it returns, so the very
-next request is refused — well inside the 1 s the rule allows.
+Two server processes — hypercorn (REST) and ``manage.py grpcserver`` — serve against the
+test database and the shared Redis. Each test signs in, makes both servers cache the
+token's introspection, ends the session by one path *from another process* (this one:
+the in-process API, the admin, a flow, or a ``manage.py`` subprocess) and then asks both
+servers again. The ending call revokes at the Tokenizer and replaces the subject's cache
+generation before it returns, so the very next request is refused — well inside the 1 s
+the rule allows.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
+import grpc
 import httpx
 import pytest
 from django.core.cache import cache
@@ -25,10 +30,12 @@ from rest_framework.test import APIClient
 from accounts.models import User, UserStatus
 from authenticator.flows.account_status import account_set_status
 from authenticator.flows.common import SignedIn, sign_in_complete
+from authenticator.grpc.v1 import authenticator_pb2 as pb
+from authenticator.grpc.v1 import authenticator_pb2_grpc
 from authenticator.tokenizer.cache import answer_key
 from sessions_log.models import EndedReason, LoginState, LoginStatus
 from sessions_log.services import Device
-from tests.cli.conftest import manage, subprocess_env
+from tests.cli.conftest import ROOT, manage, subprocess_env
 from tests.factories import UserFactory
 
 from .conftest import start_hypercorn, stop
@@ -38,27 +45,56 @@ pytestmark = pytest.mark.django_db(transaction=True)
 IP = "81.2.69.160"
 
 
+SERVER_ENV = {"SMS_SENDER": "otp.channels.HttpGatewaySmsSender", "SMS_GATEWAY_URL": "http://127.0.0.1:9/sms"}
+
+
+@dataclass(frozen=True)
+class Servers:
+    rest: str
+    grpc: authenticator_pb2_grpc.AuthenticatorStub
+
+
 @pytest.fixture(scope="module")
-def server(django_db_setup) -> Iterator[str]:
-    running = start_hypercorn(subprocess_env(ALLOWED_HOSTS="127.0.0.1,localhost", H2_BIND="127.0.0.1:0", H2_WORKERS="1",
-                                             H2_ACCESSLOG="", SMS_SENDER="otp.channels.HttpGatewaySmsSender",
-                                             SMS_GATEWAY_URL="http://127.0.0.1:9/sms"))
-    yield running.base_url
-    stop(running)
+def server(django_db_setup) -> Iterator[Servers]:
+    rest = start_hypercorn(subprocess_env(ALLOWED_HOSTS="127.0.0.1,localhost", H2_BIND="127.0.0.1:0", H2_WORKERS="1",
+                                          H2_ACCESSLOG="", **SERVER_ENV))
+    grpc_process = subprocess.Popen([sys.executable, "manage.py", "grpcserver", "--bind", "127.0.0.1:0", "--workers", "2"],
+                                    cwd=ROOT, env=subprocess_env(**SERVER_ENV), stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = grpc_process.stdout.readline()
+        assert line.startswith("gRPC server listening on 127.0.0.1:"), (line, grpc_process.poll())
+        port = int(line.split("127.0.0.1:", 1)[1].split()[0])
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield Servers(rest=rest.base_url, grpc=authenticator_pb2_grpc.AuthenticatorStub(channel))
+    finally:
+        grpc_process.terminate()
+        grpc_process.communicate(timeout=30)
+        stop(rest)
 
 
 def sign_in(user: User, platform: str = "ios 18") -> SignedIn:
     return sign_in_complete(user=user, device=Device(platform=platform, ip=IP), method="otp_sms")
 
 
-def me(server: str, access_token: str) -> int:
-    return httpx.get(f"{server}/api/v1/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10).status_code
+def me(server: Servers, access_token: str) -> tuple[int, str]:
+    """What each server answers the token: the HTTP status, and the gRPC status name."""
+    rest = httpx.get(f"{server.rest}/api/v1/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10).status_code
+    try:
+        server.grpc.GetProfile(pb.GetProfileRequest(), metadata=[("authorization", f"Bearer {access_token}")], timeout=10)
+        on_grpc = "OK"
+    except grpc.RpcError as exc:
+        on_grpc = exc.code().name
+    return rest, on_grpc
 
 
-def cached_on_server(server: str, access_token: str) -> None:
-    assert me(server, access_token) == 200
-    assert me(server, access_token) == 200
-    assert cache.get(answer_key(access_token)) is not None, "the server did not cache the introspection"
+ACCEPTED, REFUSED = (200, "OK"), (401, "UNAUTHENTICATED")
+
+
+def cached_on_server(server: Servers, access_token: str) -> None:
+    assert me(server, access_token) == ACCEPTED
+    assert me(server, access_token) == ACCEPTED
+    assert cache.get(answer_key(access_token)) is not None, "the servers did not cache the introspection"
 
 
 def api_as(access_token: str) -> APIClient:
@@ -151,7 +187,7 @@ def test_every_way_a_session_ends_stops_its_token_on_a_running_server(server, pa
 
     end(signed)
 
-    assert me(server, signed.tokens.access_token) == 401
+    assert me(server, signed.tokens.access_token) == REFUSED
     state = LoginState.objects.get(pk=signed.session.pk)
     assert (state.status, state.ended_reason) == (status, reason)
     assert state.logged_out_at is not None
@@ -168,12 +204,12 @@ def test_refresh_token_reuse_ends_the_session_on_a_running_server(server):
     cached_on_server(server, fresh)
 
     # The rotated token comes back (a thief, or the owner after a thief): the whole
-    # session ends, through the server process itself.
-    reused = httpx.post(f"{server}/api/v1/auth/token/refresh", json={"refresh_token": stolen}, timeout=10)
+    # session ends, through the REST server process itself.
+    reused = httpx.post(f"{server.rest}/api/v1/auth/token/refresh", json={"refresh_token": stolen}, timeout=10)
     assert reused.status_code == 401
 
-    assert me(server, signed.tokens.access_token) == 401
-    assert me(server, fresh) == 401
+    assert me(server, signed.tokens.access_token) == REFUSED
+    assert me(server, fresh) == REFUSED
     state = LoginState.objects.get(pk=signed.session.pk)
     assert (state.status, state.ended_reason) == (LoginStatus.REVOKED, EndedReason.REFRESH_REUSED)
 
@@ -186,7 +222,7 @@ def test_an_expired_latest_refresh_token_is_not_taken_for_reuse(server):
     signed = sign_in(UserFactory(status=UserStatus.ACTIVE))
     innermost(tokenizer()).revoke_sessions(subject=str(signed.user.pk), session_id=str(signed.session.pk))
 
-    refused = httpx.post(f"{server}/api/v1/auth/token/refresh", json={"refresh_token": signed.tokens.refresh_token}, timeout=10)
+    refused = httpx.post(f"{server.rest}/api/v1/auth/token/refresh", json={"refresh_token": signed.tokens.refresh_token}, timeout=10)
 
     assert refused.status_code == 401
     state = LoginState.objects.get(pk=signed.session.pk)
