@@ -37,7 +37,7 @@ def test_a_stored_code_hash_is_not_keyed_with_secret_key(unset_keys):
     import hashlib
     import hmac
 
-    with_secret = hmac.new(unset_keys.SECRET_KEY.encode(), "signin\x1f+447400123456\x1f123456".encode(), hashlib.sha256).hexdigest()
+    with_secret = hmac.new(unset_keys.SECRET_KEY.encode(), b"signin\x1f+447400123456\x1f123456", hashlib.sha256).hexdigest()
     assert otp_hash(code="123456", purpose="signin", sent_to="+447400123456") != with_secret
 
 
