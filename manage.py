@@ -17,6 +17,10 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] in SCHEMA_ONLY:
         os.environ.setdefault('SECRET_KEY', secrets.token_urlsafe(50))  # thrown away at exit
         os.environ.setdefault('ALLOWED_HOSTS', 'localhost')
+        # Nor the delivery and cache they would run with: the runtime checks (console
+        # SMS, local-memory cache...) refuse a service, not a look at the migrations.
+        if '--skip-checks' not in sys.argv:
+            sys.argv.append('--skip-checks')
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

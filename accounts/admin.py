@@ -159,8 +159,9 @@ def _set_status(status: str) -> Callable[..., str]:
 
 def _sign_out(*, user: User, actor: User, data: dict[str, Any]) -> str:
     from authenticator.flows.tokens import sessions_revoke_all
+    from sessions_log.models import EndedReason
 
-    ended = sessions_revoke_all(user_id=user.pk)
+    ended = sessions_revoke_all(user_id=user.pk, reason=EndedReason.REVOKED_BY_SUPPORT)
     services.staff_change_record(user=user, actor=actor, field="sessions", new=f"{ended} revoked", reason=data.get("reason") or "")
     return f"Signed out everywhere ({ended} active session(s) revoked). Reason: {data.get('reason') or '-'}"
 

@@ -6,9 +6,11 @@ falls back to the defaults below. Read them as ``app_settings.OTP_TTL``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
     # Sonyflake machine id: None leases one per process (PostgreSQL advisory lock, or a
@@ -18,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     # Client IP: X-Forwarded-For is believed only when the socket peer is one of these.
     "TRUSTED_PROXIES": [],
     # One-time passwords.
-    "OTP_HMAC_KEY": None,  # falls back to SECRET_KEY
+    "OTP_HMAC_KEY": None,  # None: derived from SECRET_KEY (HKDF, its own label)
     "OTP_LENGTH": 6,
     "OTP_TTL": 300,
     "OTP_MAX_ATTEMPTS": 5,
@@ -37,11 +39,18 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_API_URL": "https://api.twilio.com",
     # Tokenizer.
     "TOKENIZER_URL": "",
+    # Plain http:// to a host that is not this one is refused at start (DEBUG off) unless
+    # this says the link is protected otherwise (e.g. a mesh with mTLS).
+    "TOKENIZER_ALLOW_PLAINTEXT": False,
     "TOKENIZER_API_KEY": "",
     "TOKENIZER_CONNECT_TIMEOUT": 2.0,
     "TOKENIZER_READ_TIMEOUT": 5.0,
     "TOKENIZER_RETRIES": 2,
-    "TOKENIZER_SIGNING_KEY": None,  # falls back to SECRET_KEY
+    # Longest one call may take, retries and backoff included (seconds).
+    "TOKENIZER_DEADLINE": 8.0,
+    # Longest answer read from a remote Tokenizer; a longer one is TokenizerUnavailable.
+    "TOKENIZER_MAX_RESPONSE_BYTES": 64 * 1024,
+    "TOKENIZER_SIGNING_KEY": None,  # None: derived from SECRET_KEY (HKDF, its own label)
     "TOKENIZER_ACCESS_TTL": 900,
     "TOKENIZER_REFRESH_TTL": 30 * 24 * 3600,
     "TOKENIZER_SERVE": False,
@@ -76,14 +85,36 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Keys that are not SECRET_KEY itself: unset, each is derived from it under a label of its
+# own, so no two uses share a key (a leaked token-signing key does not forge Django
+# sessions or password-reset links, and the other way round).
+DERIVED_KEYS = {
+    "OTP_HMAC_KEY": b"authenticator/otp-hmac/v1",
+    "TOKENIZER_SIGNING_KEY": b"authenticator/tokenizer-signing/v1",
+}
+
+
+@functools.lru_cache(maxsize=16)
+def derive_key(secret: str, label: bytes) -> str:
+    """32 bytes (hex) from ``secret`` by HKDF-SHA256 with ``label`` as its info."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret.encode()).hex()
+
+
 class AppSettings:
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown authenticator setting: {name}")
         configured = getattr(settings, "AUTHENTICATOR", {}) or {}
         value = configured.get(name, DEFAULTS[name])
-        if value is None and name in ("OTP_HMAC_KEY", "TOKENIZER_SIGNING_KEY"):
-            value = settings.SECRET_KEY
+        if value in (None, "") and name in DERIVED_KEYS:
+            try:
+                secret = settings.SECRET_KEY
+            except ImproperlyConfigured:  # an empty SECRET_KEY: nothing to derive from
+                secret = ""
+            value = derive_key(secret, DERIVED_KEYS[name]) if secret else ""
         return value
 
 

@@ -46,7 +46,13 @@ class OtpExpired(ApplicationError):
 
 
 class TooManyAttempts(ApplicationError):
+    """``retry_after``: seconds until a new code may be requested (every 429 says when)."""
+
     http_status, code, detail, grpc_status, exit_code = 429, "too_many_attempts", "Too many wrong codes; request a new code later.", "RESOURCE_EXHAUSTED", 4
+
+    def __init__(self, retry_after: int = 60, detail: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail, extra={"retry_after": self.retry_after})
 
 
 class RateLimited(ApplicationError):

@@ -15,6 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_asgi_application()
 
+from config.startup import refuse_to_start_on_check_errors  # noqa: E402 - needs the app loaded
+
+refuse_to_start_on_check_errors()
+
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "lifespan":

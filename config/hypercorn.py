@@ -78,5 +78,26 @@ access_log_format = '%(h)s "%(m)s %(U)s HTTP/%(H)s" %(s)s %(b)s %(L)ss "%(a)s"' 
 # would also reach the root handler and print twice. (incremental: keep that handler.)
 logconfig_dict = {"version": 1, "incremental": True, "loggers": {"hypercorn.error": {"propagate": False}}}
 
+
+
+def _refuse_to_start_on_check_errors() -> None:
+    """Django's system checks, here in the parent: a worker that refuses to start (in
+    config/asgi.py) stops hypercorn, but hypercorn then exits 0, which a supervisor reads
+    as a clean stop."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.core.management.base import SystemCheckError
+
+    django.setup()
+    from config.startup import refuse_to_start_on_check_errors
+
+    try:
+        refuse_to_start_on_check_errors()
+    except SystemCheckError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+_refuse_to_start_on_check_errors()
+
 # hypercorn copies every public module attribute into its Config: keep only settings.
-del _env_int, _env_list
+del _env_int, _env_list, _refuse_to_start_on_check_errors

@@ -192,7 +192,9 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# On by default with DEBUG off: plain http is redirected (a TLS proxy in front sets
+# BEHIND_TLS_PROXY, or the redirect loops); a test server without TLS turns it off.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Probes and scrapers talk plain HTTP to the pod; a redirect to https would fail them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = not DEBUG
@@ -236,18 +238,22 @@ SPECTACULAR_SETTINGS = {
 AUTHENTICATOR = {
     "SONYFLAKE_MACHINE_ID": env.int("SONYFLAKE_MACHINE_ID", default=None),
     "TRUSTED_PROXIES": env.list("TRUSTED_PROXIES", default=[]),
-    "OTP_HMAC_KEY": env.str("OTP_HMAC_KEY", default=SECRET_KEY),
+    # Unset: derived from SECRET_KEY under a label of its own (authenticator/conf.py).
+    "OTP_HMAC_KEY": env.str("OTP_HMAC_KEY", default=None),
     # Raised only by load tests and proofs (scripts/bench, scripts/prove); defaults in conf.py.
     "OTP_RESEND_COOLDOWN": env.int("OTP_RESEND_COOLDOWN", default=60),
     "OTP_MAX_PER_HOUR": env.int("OTP_MAX_PER_HOUR", default=5),
     "OTP_ACCOUNT_MAX_FAILURES": env.int("OTP_ACCOUNT_MAX_FAILURES", default=20),
     "TOKENIZER_URL": env.str("TOKENIZER_URL", default=""),
+    "TOKENIZER_ALLOW_PLAINTEXT": env.bool("TOKENIZER_ALLOW_PLAINTEXT", default=False),
     "TOKENIZER_API_KEY": env.str("TOKENIZER_API_KEY", default=""),
     "TOKENIZER_CONNECT_TIMEOUT": env.float("TOKENIZER_CONNECT_TIMEOUT", default=2.0),
     "TOKENIZER_READ_TIMEOUT": env.float("TOKENIZER_READ_TIMEOUT", default=5.0),
-    "TOKENIZER_SIGNING_KEY": env.str("TOKENIZER_SIGNING_KEY", default=SECRET_KEY),
+    "TOKENIZER_SIGNING_KEY": env.str("TOKENIZER_SIGNING_KEY", default=None),
     "TOKENIZER_SERVE": env.bool("TOKENIZER_SERVE", default=False),
     "TOKENIZER_RETRIES": env.int("TOKENIZER_RETRIES", default=2),
+    "TOKENIZER_DEADLINE": env.float("TOKENIZER_DEADLINE", default=8.0),
+    "TOKENIZER_MAX_RESPONSE_BYTES": env.int("TOKENIZER_MAX_RESPONSE_BYTES", default=64 * 1024),
     "TOKENIZER_ACCESS_TTL": env.int("TOKENIZER_ACCESS_TTL", default=900),
     "TOKENIZER_REFRESH_TTL": env.int("TOKENIZER_REFRESH_TTL", default=30 * 24 * 3600),
     "TOKENIZER_ISSUER": env.str("TOKENIZER_ISSUER", default="authenticator"),

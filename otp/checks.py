@@ -5,7 +5,9 @@ as the first user's ``503``. Registered from ``OtpConfig.ready()``.
 
 Ids: ``otp.E001`` SMS_SENDER cannot be imported or is not a sender; ``otp.E002``
 HttpGatewaySmsSender without a usable SMS_GATEWAY_URL; ``otp.E003`` TwilioSmsSender
-without its settings; ``otp.W001`` (deploy) codes go nowhere real with DEBUG off.
+without its settings; ``otp.E004`` / ``otp.E005`` with DEBUG off, SMS / email codes
+would be written to the console or a file (logs); ``otp.W001`` (deploy) codes go
+nowhere real with DEBUG off.
 """
 
 from __future__ import annotations
@@ -76,3 +78,34 @@ def check_sms_sender_deploy(app_configs: Any = None, **kwargs: Any) -> list[Chec
             id="otp.W001",
         )]
     return []
+
+
+# Email backends that write every message, codes included, where logs and files go.
+CONSOLE_EMAIL_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+)
+
+
+def check_codes_not_logged(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off, refuse to start when codes would be printed rather than sent."""
+    from otp.channels import ConsoleSmsSender
+
+    if settings.DEBUG:
+        return []
+    errors: list[CheckMessage] = []
+    cls, _ = _sender_class()
+    if cls is not None and issubclass(cls, ConsoleSmsSender):
+        errors.append(Error(
+            f"SMS_SENDER is {cls.__name__} with DEBUG off: every sign-in code would be written to the logs.",
+            hint="Set SMS_SENDER to a provider (otp.channels.HttpGatewaySmsSender with SMS_GATEWAY_URL, or "
+                 "otp.channels.TwilioSmsSender), or DEBUG=1 on a development machine.",
+            id="otp.E004",
+        ))
+    if getattr(settings, "EMAIL_BACKEND", "") in CONSOLE_EMAIL_BACKENDS:
+        errors.append(Error(
+            f"EMAIL_BACKEND is {settings.EMAIL_BACKEND} with DEBUG off: every email code would be written to the logs or disk.",
+            hint="Set EMAIL_URL to your SMTP server, e.g. smtp+tls://user:password@smtp.example.com:587.",
+            id="otp.E005",
+        ))
+    return errors

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,13 +122,15 @@ def _raise_why_unusable(*, user_id: int, purpose: str, now, max_attempts: int) -
     latest = (
         Otp.objects.filter(user_id=user_id, purpose=purpose)
         .order_by("-created_at", "-id")
-        .only("attempts", "expired_at", "consumed_at")
+        .only("attempts", "created_at", "expired_at", "consumed_at")
         .first()
     )
     if latest is None or latest.consumed_at is not None:
         raise InvalidOtp()
     if latest.attempts >= max_attempts:
-        raise TooManyAttempts()
+        # A new code is the way on: it may be asked for once the resend cooldown is over.
+        resend_at = latest.created_at + timedelta(seconds=int(app_settings.OTP_RESEND_COOLDOWN))
+        raise TooManyAttempts(retry_after=math.ceil((resend_at - now).total_seconds()))
     if latest.expired_at <= now:
         raise OtpExpired()
     raise InvalidOtp()

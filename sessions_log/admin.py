@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from .models import LoginState
 
-FIELDS = ("id", "logged_in_on", "logged_in_from", "logged_in_ip", "method", "status", "logged_in_at", "logged_out_at", "user_agent")
+FIELDS = ("id", "logged_in_on", "logged_in_from", "logged_in_ip", "method", "status", "ended_reason", "logged_in_at", "logged_out_at", "user_agent")
 
 
 class LoginStateInline(admin.TabularInline):
@@ -26,8 +26,8 @@ class LoginStateInline(admin.TabularInline):
 
 @admin.register(LoginState)
 class LoginStateAdmin(admin.ModelAdmin):
-    list_display = ("logged_in_at", "user", "logged_in_on", "logged_in_from", "logged_in_ip", "status", "logged_out_at")
-    list_filter = ("status", "method")
+    list_display = ("logged_in_at", "user", "logged_in_on", "logged_in_from", "logged_in_ip", "status", "ended_reason", "logged_out_at")
+    list_filter = ("status", "ended_reason", "method")
     search_fields = ("user__phone_number", "user__email", "user__name", "logged_in_ip")
     readonly_fields = ("user", *FIELDS)
     list_select_related = ("user",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -15,7 +16,7 @@ from django.utils import timezone
 from authenticator.geolocation import locate
 from authenticator.sql import insert
 
-from .models import LoginState, LoginStatus
+from .models import ENDED_STATUS, EndedReason, LoginState, LoginStateRefreshToken, LoginStatus
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,24 @@ def login_state_open(*, user, device: Device, method: str) -> LoginState:
     return state
 
 
-def login_states_close(*, user_id: int, status: str, session_id: int | None = None, except_session_id: int | None = None) -> int:
-    """End the user's active login states (one, all but one, or all); returns how many."""
+def login_states_close(*, user_id: int, reason: EndedReason, session_id: int | None = None, except_session_id: int | None = None) -> int:
+    """End the user's active login states (one, all but one, or all) for ``reason``;
+    returns how many."""
     states = LoginState.objects.filter(user_id=user_id, status=LoginStatus.ACTIVE)
     if session_id is not None:
         states = states.filter(pk=session_id)
     if except_session_id is not None:
         states = states.exclude(pk=except_session_id)
-    return states.update(status=status, logged_out_at=timezone.now())
+    return states.update(status=ENDED_STATUS[reason], ended_reason=reason, logged_out_at=timezone.now())
+
+
+def refresh_token_digest(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def login_state_tokens_issued(*, state: LoginState, refresh_token: str) -> None:
+    """Remember the first refresh token handed out for ``state`` (see LoginStateRefreshToken)."""
+    insert(LoginStateRefreshToken(digest=refresh_token_digest(refresh_token), login_state_id=state.pk, created_at=state.logged_in_at))
 
 
 class RefreshedState(NamedTuple):
@@ -57,19 +68,59 @@ class RefreshedState(NamedTuple):
     user_status: str
 
 
-def login_state_refreshed(*, session_id: int) -> RefreshedState | None:
-    """Note that the session's tokens were just refreshed; returns its status, its user's
-    id and the user's status (None if there is no such login state). One statement: the
-    refresh flow reads these anyway, so recording the refresh costs no round trip."""
+# PostgreSQL records the refresh and its new token in one statement (a data-modifying
+# CTE); other databases (the embedded SQLite) take two.
+_REFRESHED_SQL = """
+WITH s AS (UPDATE login_states SET last_refreshed_at = %(now)s WHERE id = %(id)s RETURNING id, status, user_id),
+     d AS (INSERT INTO login_state_refresh_tokens (digest, login_state_id, created_at)
+           SELECT %(digest)s, id, %(now)s FROM s ON CONFLICT DO NOTHING)
+SELECT s.status, s.user_id, (SELECT status FROM users WHERE users.id = s.user_id) FROM s
+"""
+
+
+def login_state_refreshed(*, session_id: int, refresh_token: str) -> RefreshedState | None:
+    """Note that the session's tokens were just refreshed and which refresh token it now
+    holds; returns its status, its user's id and the user's status (None if there is no
+    such login state). One statement: the refresh flow reads these anyway, so recording
+    the refresh costs no round trip."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = {"now": now, "id": session_id, "digest": refresh_token_digest(refresh_token)}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_REFRESHED_SQL, params)
+            row = cursor.fetchone()
+        else:
+            cursor.execute(
+                "UPDATE login_states SET last_refreshed_at = %(now)s WHERE id = %(id)s "
+                "RETURNING status, user_id, (SELECT status FROM users WHERE users.id = login_states.user_id)",
+                params,
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute("INSERT INTO login_state_refresh_tokens (digest, login_state_id, created_at) "
+                               "VALUES (%(digest)s, %(id)s, %(now)s) ON CONFLICT DO NOTHING", params)
+    return None if row is None else RefreshedState(*row)
+
+
+class ReusedRefreshToken(NamedTuple):
+    session_id: int
+    user_id: int
+
+
+def login_state_of_rotated_token(*, refresh_token: str) -> ReusedRefreshToken | None:
+    """The still-active login state a *rotated* refresh token belonged to, or None.
+
+    Rotated: a later refresh of its session happened (each refresh sets
+    ``last_refreshed_at`` to its new token's ``created_at``). The latest token coming
+    back refused is no reuse — it expired, or its session ended already."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE login_states SET last_refreshed_at = %s WHERE id = %s "
-            "RETURNING status, user_id, (SELECT status FROM users WHERE users.id = login_states.user_id)",
-            [now, session_id],
+            "SELECT s.id, s.user_id FROM login_state_refresh_tokens d JOIN login_states s ON s.id = d.login_state_id "
+            "WHERE d.digest = %s AND s.status = %s AND s.last_refreshed_at > d.created_at",
+            [refresh_token_digest(refresh_token), LoginStatus.ACTIVE],
         )
         row = cursor.fetchone()
-    return None if row is None else RefreshedState(*row)
+    return None if row is None else ReusedRefreshToken(*row)
 
 
 def _lapsed(refresh_ttl: float) -> Q:
@@ -84,15 +135,31 @@ def login_states_live(states, *, refresh_ttl: float):
     return states.exclude(_lapsed(refresh_ttl))
 
 
-def login_states_expire(*, refresh_ttl: float) -> int:
+def login_states_expire(*, refresh_ttl: float, revoke: Callable[[int, int], None] | None = None, batch_size: int = 1000) -> int:
     """Mark active login states expired once their tokens can no longer be refreshed: the
     last refresh (or the sign-in, if never refreshed) is older than ``refresh_ttl``
-    seconds. ``logged_out_at`` is when that happened. Returns how many."""
-    lapsed = LoginState.objects.filter(_lapsed(refresh_ttl), status=LoginStatus.ACTIVE)
-    return lapsed.update(
-        status=LoginStatus.EXPIRED,
-        logged_out_at=Coalesce("last_refreshed_at", "logged_in_at") + timedelta(seconds=refresh_ttl),
-    )
+    seconds. ``logged_out_at`` is when that happened. ``revoke(session_id, user_id)``
+    runs for each before it is marked (the flow stops its tokens). Returns how many."""
+    total = 0
+    while True:
+        rows = list(LoginState.objects.filter(_lapsed(refresh_ttl), status=LoginStatus.ACTIVE)
+                    .values_list("id", "user_id")[:batch_size])
+        if not rows:
+            return total
+        if revoke is not None:
+            for session_id, user_id in rows:
+                revoke(session_id, user_id)
+        total += LoginState.objects.filter(pk__in=[pk for pk, _ in rows], status=LoginStatus.ACTIVE).update(
+            status=LoginStatus.EXPIRED,
+            ended_reason=EndedReason.EXPIRED,
+            logged_out_at=Coalesce("last_refreshed_at", "logged_in_at") + timedelta(seconds=refresh_ttl),
+        )
+
+
+def login_state_refresh_tokens_purge(*, refresh_ttl: float) -> int:
+    """Forget refresh tokens handed out longer ago than their lifetime: none can refresh."""
+    horizon = timezone.now() - timedelta(seconds=refresh_ttl)
+    return LoginStateRefreshToken.objects.filter(created_at__lt=horizon).delete()[0]
 
 
 def login_states_purge(*, older_than, batch_size: int = 5000, progress: Callable[[int], None] | None = None) -> int:

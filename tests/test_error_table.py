@@ -115,6 +115,14 @@ def test_a_bug_is_internal_server_error_on_grpc_with_no_trace(raiser, caplog):
                for record in caplog.records)  # the trace is in the server's log instead
 
 
+def test_every_429_says_when_to_retry():
+    """Retry-After on REST, retry-after in gRPC's trailing metadata: both come from it."""
+    too_many = [cls for cls in ERRORS.values() if cls.http_status == 429]
+    assert too_many
+    for cls in too_many:
+        assert getattr(make(cls), "retry_after", None), cls.__name__
+
+
 def test_the_table_is_consistent():
     classes = all_errors()
     codes = [cls.code for cls in classes]

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import User, UserStatus
 from accounts.services import ALLOWED_TRANSITIONS, user_set_status
-from sessions_log.models import LoginStatus
+from sessions_log.models import EndedReason
 
 from ..errors import InvalidStatusTransition
 from .tokens import sessions_revoke_all
@@ -27,7 +27,7 @@ def account_set_status(*, user: User, status: str, reason: str = "", actor: User
     if status != user.status and status not in ALLOWED_TRANSITIONS.get(user.status, set()):
         raise InvalidStatusTransition(f"Cannot change status from {user.status} to {status}.")
     if status in ENDS_SESSIONS and user.status != status:
-        sessions_revoke_all(user_id=user.pk, status=LoginStatus.REVOKED)
+        sessions_revoke_all(user_id=user.pk, reason=EndedReason.STATUS_CHANGED)
     with transaction.atomic():
         user_set_status(user=user, status=status, reason=reason, actor=actor, actor_label=actor_label or "system")
     return user

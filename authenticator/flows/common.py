@@ -11,7 +11,7 @@ from accounts.selectors import user_get_by_email, user_get_by_phone
 from accounts.services import validation_to_input_error
 from accounts.validation import normalise_email, normalise_phone
 from sessions_log.models import LoginState
-from sessions_log.services import Device, login_state_open
+from sessions_log.services import Device, login_state_open, login_state_tokens_issued
 
 from .. import metrics
 from ..errors import AccountBlocked, ApplicationError, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
@@ -121,6 +121,7 @@ def sign_in_complete(*, user: User, device: Device, method: str, check=None, bef
                     idempotency_key=f"login-state-{state.pk}",
                 )
                 issued.append(tokens)
+                login_state_tokens_issued(state=state, refresh_token=tokens.refresh_token)
     except Exception:
         if issued:  # tokens exist for a session we could not record: withdraw them
             try:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from accounts.models import User, UserStatus
-from sessions_log.models import LoginState, LoginStatus
-from sessions_log.services import login_state_refreshed, login_states_close, login_states_expire, login_states_live
+from sessions_log.models import EndedReason, LoginState, LoginStatus
+from sessions_log.services import (
+    login_state_of_rotated_token,
+    login_state_refresh_tokens_purge,
+    login_state_refreshed,
+    login_states_close,
+    login_states_expire,
+    login_states_live,
+)
 
 from ..conf import app_settings
 from ..errors import InvalidToken, NotFound
@@ -13,9 +20,20 @@ from ..tokenizer.base import TokenPair
 
 
 def token_refresh(*, refresh_token: str) -> TokenPair:
-    """Rotate the refresh token. The session must still be open and its user active."""
-    pair = tokenizer().refresh(refresh_token=refresh_token)
-    state = login_state_refreshed(session_id=_session_pk(pair.session_id))
+    """Rotate the refresh token. The session must still be open and its user active.
+
+    A rotated token that comes back means two parties hold the chain: the Tokenizer
+    revokes the session and answers 401; we end its login state (``refresh_reused``) and
+    revoke it by subject too, which drops its access tokens from every process's cache.
+    """
+    try:
+        pair = tokenizer().refresh(refresh_token=refresh_token)
+    except InvalidToken:
+        reused = login_state_of_rotated_token(refresh_token=refresh_token) if isinstance(refresh_token, str) else None
+        if reused is not None:
+            _end(user_id=reused.user_id, reason=EndedReason.REFRESH_REUSED, session_id=reused.session_id)
+        raise
+    state = login_state_refreshed(session_id=_session_pk(pair.session_id), refresh_token=pair.refresh_token)
     if state is None or state.status != LoginStatus.ACTIVE or state.user_status != UserStatus.ACTIVE:
         if state is not None:
             tokenizer().revoke_sessions(subject=str(state.user_id), session_id=pair.session_id)
@@ -30,13 +48,19 @@ def _session_pk(session_id: str) -> int:
         raise InvalidToken() from None
 
 
+def _end(*, user_id: int, reason: EndedReason, session_id: int | None = None) -> int:
+    """The one way a session ends: the Tokenizer first (if it is down nothing changes, so
+    no login state says ended while its tokens work), by subject, so every process's
+    cached introspections of it are dropped at once; then the login state, with why."""
+    tokenizer().revoke_sessions(subject=str(user_id), session_id=None if session_id is None else str(session_id))
+    return login_states_close(user_id=user_id, reason=reason, session_id=session_id)
+
+
 def sign_out(*, user: User, session_id: str, everywhere: bool = False) -> int:
     """End this session, or every session of the user; returns how many ended."""
     if everywhere:
-        tokenizer().revoke_sessions(subject=str(user.pk))
-        return login_states_close(user_id=user.pk, status=LoginStatus.LOGGED_OUT)
-    tokenizer().revoke_sessions(subject=str(user.pk), session_id=session_id)
-    return login_states_close(user_id=user.pk, status=LoginStatus.LOGGED_OUT, session_id=_session_pk(session_id))
+        return _end(user_id=user.pk, reason=EndedReason.SIGNED_OUT_EVERYWHERE)
+    return _end(user_id=user.pk, reason=EndedReason.SIGNED_OUT, session_id=_session_pk(session_id))
 
 
 def sessions_list(*, user: User, active_only: bool = True) -> list[LoginState]:
@@ -52,17 +76,23 @@ def _refresh_ttl() -> float:
 
 
 def sessions_expire() -> int:
-    """Mark the login states that can no longer be refreshed expired (``manage.py purge``)."""
-    return login_states_expire(refresh_ttl=_refresh_ttl())
+    """Mark the login states that can no longer be refreshed expired (``manage.py purge``),
+    revoking each at the Tokenizer first: an access token may outlive its refresh token
+    when TOKENIZER_ACCESS_TTL > TOKENIZER_REFRESH_TTL."""
+    def revoke(session_id: int, user_id: int) -> None:
+        tokenizer().revoke_sessions(subject=str(user_id), session_id=str(session_id))
+
+    expired = login_states_expire(refresh_ttl=_refresh_ttl(), revoke=revoke)
+    login_state_refresh_tokens_purge(refresh_ttl=_refresh_ttl())
+    return expired
 
 
-def session_revoke(*, user: User, session_id: str) -> None:
-    """Revoke one of the user's own sessions (another device)."""
+def session_revoke(*, user: User, session_id: str, reason: EndedReason = EndedReason.REVOKED_BY_USER) -> None:
+    """Revoke one of the user's sessions (the user, another device; or an operator)."""
     pk = _session_pk_or_404(session_id)
     if not LoginState.objects.filter(pk=pk, user=user, status=LoginStatus.ACTIVE).exists():
         raise NotFound("No such active session.")
-    tokenizer().revoke_sessions(subject=str(user.pk), session_id=str(pk))
-    login_states_close(user_id=user.pk, status=LoginStatus.REVOKED, session_id=pk)
+    _end(user_id=user.pk, reason=reason, session_id=pk)
 
 
 def _session_pk_or_404(session_id: str) -> int:
@@ -72,10 +102,9 @@ def _session_pk_or_404(session_id: str) -> int:
         raise NotFound("No such active session.") from None
 
 
-def sessions_revoke_all(*, user_id: int, status: str = LoginStatus.REVOKED) -> int:
-    """Sign a user out everywhere (support staff, operators, blocking)."""
-    tokenizer().revoke_sessions(subject=str(user_id))
-    return login_states_close(user_id=user_id, status=status)
+def sessions_revoke_all(*, user_id: int, reason: EndedReason) -> int:
+    """Sign a user out everywhere (support staff, operators, a status change)."""
+    return _end(user_id=user_id, reason=reason)
 
 
 def tokenizer_purge() -> dict[str, int]:

@@ -16,10 +16,15 @@ The subject of a token is found before the inner call from the JWT's *unverified
 the token's hash and was verified by the inner Tokenizer), and an answer whose verified
 ``sub`` differs is not stored. Tokens that are not JWTs are not cached.
 
-One gap remains, by the contract's shape: ``revoke_token`` with an opaque refresh token
-revokes its session on the Tokenizer, but we cannot tell whose it is, so access tokens
-of that session cached here stay active for at most the cache TTL. Sign-out uses
-``revoke_sessions`` (which names the subject), so that flow has no such gap.
+By the contract's shape, this wrapper cannot tell whose an opaque refresh token is: a
+``revoke_token`` of one, or a reused one that makes the Tokenizer revoke its session,
+leaves that session's cached answers here until the TTL. No flow relies on that: every
+way a session ends goes through ``revoke_sessions`` with the subject
+(``flows.tokens._end``), and refresh-token reuse finds its session from the digests the
+Authenticator keeps of the refresh tokens it handed out (sessions_log
+``LoginStateRefreshToken``) and ends it that way. The cache must be shared by every
+process (Redis): with DEBUG off a per-process cache is refused at start
+(``authenticator.E101``).
 
 The cache is an optimisation: if it fails (Redis down), the inner Tokenizer answers and
 a warning is logged; no call fails because of the cache.

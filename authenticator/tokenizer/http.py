@@ -10,6 +10,13 @@ sessions/revoke, introspect, jwks, and issue (it carries an ``Idempotency-Key``)
 is never repeated: a lost answer may already have rotated the token, and a second try
 would present a rotated token, which the Tokenizer treats as theft.
 
+Every call has a deadline, ``TOKENIZER_DEADLINE`` seconds from its start, retries and
+backoff included: each attempt's connect and read timeouts (and urllib3's ``total``) are
+cut to what is left, and the body is read a piece at a time, so a server that trickles
+bytes (each read quick, the answer never done) is cut off at the deadline too. An answer
+longer than ``TOKENIZER_MAX_RESPONSE_BYTES`` is not read further: no contract answer is
+near that size, and a Tokenizer gone wrong must not fill a worker's memory.
+
 Answers map to the two domain errors: ``401 invalid_token`` → ``InvalidToken``; every
 other failure — any other 4xx (including our own API key refused), 5xx, refused
 connections, timeouts, redirects, bodies that are not JSON or not the contract's shape,
@@ -146,19 +153,21 @@ class HttpTokenizer:
             log.error("Tokenizer misconfigured: TOKENIZER_URL and TOKENIZER_API_KEY must both be set")
             raise TokenizerUnavailable()
         url = base_url + path
+        deadline = time.monotonic() + float(app_settings.TOKENIZER_DEADLINE)
         timeout = (float(app_settings.TOKENIZER_CONNECT_TIMEOUT), float(app_settings.TOKENIZER_READ_TIMEOUT))
         all_headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json", **(headers or {})}
         attempts = 1 + max(0, int(app_settings.TOKENIZER_RETRIES)) if retry else 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(method, url, body, all_headers, timeout, allow_empty=allow_empty)
+                return self._attempt(method, url, body, all_headers, timeout, deadline, allow_empty=allow_empty)
             except _Retryable as exc:
-                if attempt == attempts:
+                left = deadline - time.monotonic()
+                if attempt == attempts or left <= 0:
                     log.warning("Tokenizer %s %s failed (attempt %d/%d): %s", method, path, attempt, attempts, exc)
                     raise TokenizerUnavailable() from None
                 log.info("Tokenizer %s %s failed (attempt %d/%d), retrying: %s", method, path, attempt, attempts, exc)
                 # Full jitter, so that many clients do not retry in step.
-                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))  # nosec B311
+                time.sleep(min(left, random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))))  # nosec B311
         raise AssertionError("unreachable")
 
     def _attempt(
@@ -168,6 +177,7 @@ class HttpTokenizer:
         body: dict[str, Any] | None,
         headers: dict[str, str],
         timeout: tuple[float, float],
+        deadline: float,
         *,
         allow_empty: bool,
     ) -> Any:
@@ -175,11 +185,19 @@ class HttpTokenizer:
         if body is not None:
             payload = json.dumps(body).encode()
             headers = {**headers, "Content-Type": "application/json"}
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Retryable("deadline passed")
         try:
             response = self._http().request(
-                method, url, body=payload, headers=headers, timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-                retries=False, redirect=False,
+                method, url, body=payload, headers=headers,
+                timeout=urllib3.Timeout(connect=min(timeout[0], left), read=min(timeout[1], left), total=left),
+                retries=False, redirect=False, preload_content=False,
             )
+            try:
+                data = _read_capped(response, deadline)
+            finally:
+                response.release_conn()
         except urllib3.exceptions.TimeoutError as exc:
             raise _Retryable(f"timeout ({type(exc).__name__})") from None
         except urllib3.exceptions.HTTPError as exc:
@@ -188,14 +206,14 @@ class HttpTokenizer:
         if status in RETRY_STATUSES:
             raise _Retryable(f"HTTP {status}")
         if 200 <= status < 300:
-            if allow_empty and not response.data.strip():
+            if allow_empty and not data.strip():
                 return None
             try:
-                return jsonsafe.loads(response.data)
+                return jsonsafe.loads(data)
             except ValueError:
                 log.warning("Tokenizer answered HTTP %s with a body that is not JSON", status)
                 raise TokenizerUnavailable() from None
-        error = _error_code(response)
+        error = _error_code(data)
         if status == 401 and error == "invalid_token":
             raise InvalidToken()
         if status == 401:
@@ -211,9 +229,35 @@ def _new_session() -> urllib3.PoolManager:
     return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False, retries=False, ca_certs=certifi.where())
 
 
-def _error_code(response: urllib3.BaseHTTPResponse) -> str | None:
+def _read_capped(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """The body, read one socket read at a time until the end, the size cap or the
+    deadline. A body we stop reading leaves its connection closed, never pooled."""
+    limit = int(app_settings.TOKENIZER_MAX_RESPONSE_BYTES)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        response.close()
+        log.warning("Tokenizer answered HTTP %s with %s bytes, more than TOKENIZER_MAX_RESPONSE_BYTES (%d)", response.status, declared, limit)
+        raise TokenizerUnavailable()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            response.close()
+            raise _Retryable("deadline passed while reading the answer")
+        chunk = response.read1(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            log.warning("Tokenizer answered HTTP %s with more than TOKENIZER_MAX_RESPONSE_BYTES (%d)", response.status, limit)
+            raise TokenizerUnavailable()
+
+
+def _error_code(body: bytes) -> str | None:
     try:
-        data = jsonsafe.loads(response.data)
+        data = jsonsafe.loads(body)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None

@@ -275,7 +275,7 @@ class LocalTokenizer:
 def _signing_key() -> str:
     key = app_settings.TOKENIZER_SIGNING_KEY
     if not key or not isinstance(key, str):
-        log.error("TOKENIZER_SIGNING_KEY (or SECRET_KEY) is empty: the in-process Tokenizer cannot sign")
+        log.error("TOKENIZER_SIGNING_KEY and SECRET_KEY are empty: the in-process Tokenizer cannot sign")
         raise TokenizerUnavailable()
     return key
 

@@ -181,7 +181,14 @@ def service_environment(database_url: str, redis_url: str, extra: dict[str, str]
         "REDIS_URL": redis_url,
         "CACHE_KEY_PREFIX": "prove-" + secrets.token_hex(4),
         "HOST": "127.0.0.1",
-        "EMAIL_URL": "consolemail://",
+        # With DEBUG off codes may not go to the console (otp.E004/E005): SMS goes to the
+        # capture gateway (``running``, the benchmark), and mail, unless ``running`` gives
+        # its SMTP server, to a closed local port — refused, never logged.
+        "SMS_SENDER": "otp.channels.HttpGatewaySmsSender",
+        "SMS_GATEWAY_URL": "http://127.0.0.1:9/sms",
+        "EMAIL_URL": "smtp://127.0.0.1:9",
+        # Plain HTTP on loopback, no TLS proxy in front: nothing to redirect to.
+        "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         **extra,

@@ -92,6 +92,9 @@ def test_five_wrong_codes_lock_the_code_even_the_right_one(api):
     assert answers == ["invalid_otp"] * 5
     locked = verify(api, code, phone_number=PHONE)
     assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
+    # Like every 429: when a new code may be asked for (the resend cooldown, 60 s).
+    assert 1 <= int(locked["Retry-After"]) <= 60
+    assert locked.json()["retry_after"] == int(locked["Retry-After"])
     assert Otp.objects.get().attempts == 5
 
 

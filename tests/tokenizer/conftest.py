@@ -126,6 +126,14 @@ class FakeServer:
 HANG = object()
 
 
+@dataclass(frozen=True)
+class Trickle:
+    """Answer 200 with a Content-Length of ``size`` and send one byte every ``every`` s."""
+
+    size: int = 10_000
+    every: float = 0.05
+
+
 @pytest.fixture
 def fake_server() -> Iterator[FakeServer]:
     state: FakeServer
@@ -150,6 +158,20 @@ def fake_server() -> Iterator[FakeServer]:
                 answer = answer(record)
             if answer is HANG:
                 state.release.wait(30)
+                return
+            if isinstance(answer, Trickle):
+                self.send_response(200)
+                self.send_header("Content-Length", str(answer.size))
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                try:
+                    for _ in range(answer.size):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        if state.release.wait(answer.every):
+                            return
+                except OSError:  # the client gave up
+                    return
                 return
             status, payload, headers = answer
             self.send_response(status)

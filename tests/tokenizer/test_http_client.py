@@ -3,8 +3,13 @@ TokenizerUnavailable within the timeouts, retries only where repeating is safe."
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -15,6 +20,7 @@ from .conftest import (
     API_KEY,
     HANG,
     FakeServer,
+    Trickle,
     authenticator_settings,
     issue,
     json_answer,
@@ -38,10 +44,7 @@ def point_at(settings):
             settings,
             TOKENIZER_URL=url,
             TOKENIZER_API_KEY=API_KEY,
-            TOKENIZER_CONNECT_TIMEOUT=1.0,
-            TOKENIZER_READ_TIMEOUT=0.3,
-            TOKENIZER_RETRIES=RETRIES,
-            **values,
+            **{"TOKENIZER_CONNECT_TIMEOUT": 1.0, "TOKENIZER_READ_TIMEOUT": 0.3, "TOKENIZER_RETRIES": RETRIES, **values},
         )
 
     return point
@@ -256,3 +259,103 @@ def test_the_real_server_refusing_our_api_key_is_unavailable(serving):
     finally:
         wrong_key.close()
         right_key.close()
+
+
+# -- size cap and deadline (issue 11, item 9) -----------------------------------------------
+
+
+def _huge(record):
+    # A contract-shaped answer padded past the cap: only its size is wrong.
+    return 200, json.dumps({"active": False, "padding": "x" * 200_000}).encode(), {}
+
+
+@dataclass
+class ChunkedServer:
+    url: str
+    sent: list[int]
+
+
+@pytest.fixture
+def chunked_server() -> Iterator[ChunkedServer]:
+    """A real server that answers one request with 50 MB of chunked JSON-ish bytes and
+    counts how many it managed to send before the client hung up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+            while len(body) < length:
+                body += conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                chunk = b" " * 65536
+                while sent[0] < 50 * 1024 * 1024:
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent[0] += len(chunk)
+            except OSError:
+                return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield ChunkedServer(url=f"http://127.0.0.1:{listener.getsockname()[1]}", sent=sent)
+    listener.close()
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("name", ALL_CALLS)
+def test_an_answer_over_the_size_cap_is_unavailable(client, point_at, fake_server: FakeServer, name):
+    point_at(fake_server.url, TOKENIZER_MAX_RESPONSE_BYTES=64 * 1024)
+    fake_server.default = _huge
+
+    with pytest.raises(TokenizerUnavailable):
+        call(client, name)
+    # A size is no passing fault: not retried.
+    assert fake_server.count(PATHS[name]) == 1
+
+
+def test_an_answer_within_the_cap_is_read(client, point_at, fake_server: FakeServer):
+    point_at(fake_server.url, TOKENIZER_MAX_RESPONSE_BYTES=64 * 1024)
+    fake_server.routes["/v1/tokens/introspect"] = (200, json.dumps({"active": False, "padding": "x" * 60_000}).encode(), {})
+
+    assert client.introspect(token="t").active is False
+
+
+def test_a_huge_body_without_content_length_is_cut_at_the_cap(client, point_at, chunked_server):
+    point_at(chunked_server.url, TOKENIZER_MAX_RESPONSE_BYTES=64 * 1024)
+
+    with pytest.raises(TokenizerUnavailable):
+        client.introspect(token="t")
+    # The client stopped reading long before the server's 50 MB.
+    assert chunked_server.sent[0] < 5 * 1024 * 1024
+
+
+def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline(client, point_at, fake_server: FakeServer):
+    # Each byte comes well within the read timeout, so only the deadline can stop it.
+    point_at(fake_server.url, TOKENIZER_READ_TIMEOUT=1.0, TOKENIZER_DEADLINE=1.0)
+    fake_server.default = Trickle(size=10_000, every=0.05)
+    started = time.monotonic()
+
+    with pytest.raises(TokenizerUnavailable):
+        client.introspect(token="t")
+
+    assert time.monotonic() - started < 2.0
+    # The deadline covers the retries too: no new attempt once it has passed.
+    assert fake_server.count("/v1/tokens/introspect") == 1
+
+
+def test_the_deadline_bounds_retries_and_backoff(client, point_at, fake_server: FakeServer):
+    point_at(fake_server.url, TOKENIZER_READ_TIMEOUT=0.3, TOKENIZER_DEADLINE=0.5)
+    fake_server.default = HANG
+    started = time.monotonic()
+
+    with pytest.raises(TokenizerUnavailable):
+        client.introspect(token="t")
+
+    assert time.monotonic() - started < 1.0
+    assert fake_server.count("/v1/tokens/introspect") < 1 + RETRIES

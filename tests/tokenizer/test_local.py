@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from authenticator.conf import app_settings
 from authenticator.errors import InvalidInput, InvalidToken, TokenizerUnavailable
 from authenticator.models import (
     TokenizerRefreshToken,
@@ -35,7 +36,7 @@ def test_access_token_is_an_hs256_jwt_with_the_contract_claims(tk, settings):
     pair = issue(tk, subject="1001", amr=["otp_email"], level=2)
 
     header = jwt.get_unverified_header(pair.access_token)
-    claims = jwt.decode(pair.access_token, settings.AUTHENTICATOR["TOKENIZER_SIGNING_KEY"], algorithms=["HS256"], issuer="authenticator")
+    claims = jwt.decode(pair.access_token, app_settings.TOKENIZER_SIGNING_KEY, algorithms=["HS256"], issuer="authenticator")
     assert header["alg"] == "HS256"
     assert set(claims) == {"iss", "sub", "sid", "amr", "level", "iat", "exp", "jti"}
     assert (claims["sub"], claims["sid"], claims["amr"], claims["level"]) == ("1001", pair.session_id, ["otp_email"], 2)

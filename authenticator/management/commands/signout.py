@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from sessions_log.models import LoginStatus
+from sessions_log.models import EndedReason
 
 from ...flows.tokens import session_revoke, sessions_revoke_all
 from ..base import UserCommand
@@ -22,8 +22,8 @@ class Command(UserCommand):
     def run(self, **options: Any) -> None:
         user = self.target(options)
         if options["session"]:
-            session_revoke(user=user, session_id=options["session"].strip())
+            session_revoke(user=user, session_id=options["session"].strip(), reason=EndedReason.REVOKED_BY_OPERATOR)
             revoked = 1
         else:
-            revoked = sessions_revoke_all(user_id=user.pk, status=LoginStatus.REVOKED)
+            revoked = sessions_revoke_all(user_id=user.pk, reason=EndedReason.REVOKED_BY_OPERATOR)
         self.emit({"user_id": str(user.pk), "revoked": revoked}, f"revoked {revoked} session(s) of user {user.pk}")

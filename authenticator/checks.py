@@ -1,0 +1,63 @@
+"""System checks for a production start (DEBUG off); registered from AuthenticatorConfig.ready().
+
+Every server (gunicorn and hypercorn through config/startup.py, ``manage.py grpcserver``)
+and every management command runs them, so a deployment that would be unsafe does not
+start at all instead of failing one request at a time.
+
+Ids: ``authenticator.E101`` the cache is per process (local memory, dummy) or per host
+(files): a sign-out in one process would not reach the others' cached introspections,
+nor throttles be shared; ``authenticator.E102`` TOKENIZER_URL is plain http:// to a host
+that is not this one, without TOKENIZER_ALLOW_PLAINTEXT.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+
+from .conf import app_settings
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+)
+
+
+def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if settings.DEBUG or backend not in PER_PROCESS_CACHES:
+        return []
+    return [Error(
+        f"The cache is {backend.rsplit('.', 1)[-1]} with DEBUG off: each process keeps its own, so a sign-out or a "
+        "block would not reach the access tokens other processes have cached, and throttles would not add up.",
+        hint="Set REDIS_URL (every process of the deployment on the same Redis).",
+        id="authenticator.E101",
+    )]
+
+
+def check_tokenizer_transport(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    url = app_settings.TOKENIZER_URL
+    if settings.DEBUG or not url or app_settings.TOKENIZER_ALLOW_PLAINTEXT:
+        return []
+    parts = urlsplit(url)
+    if parts.scheme != "http" or _loopback(parts.hostname or ""):
+        return []
+    return [Error(
+        f"TOKENIZER_URL is plain http:// to {parts.hostname}: the API key and every token would cross the network unencrypted.",
+        hint="Use https://, or set TOKENIZER_ALLOW_PLAINTEXT=1 if the link is encrypted otherwise (a service mesh with mTLS).",
+        id="authenticator.E102",
+    )]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
