@@ -96,3 +96,28 @@ def firebase_emulator():
         else:
             os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = previous
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_verifies_staff(monkeypatch):
+    """The admin lets in only sessions verified by an OTP device (django-otp's OTPAdminSite).
+
+    A test that signs a staff member in (anywhere in the suite) with ``force_login`` means "fully signed in", so
+    the session also gets what a sign-in with password and TOTP code leaves in it: the
+    id of a confirmed device. Signing in for real is proved in test_staff_sign_in.py.
+    """
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from tests.admin.conftest import totp_device
+
+    force_login = Client.force_login
+
+    def force_login_verified(self, user, backend=None):
+        force_login(self, user, backend)
+        if user.is_staff:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)

@@ -5,7 +5,6 @@ import importlib
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -25,26 +24,6 @@ def totp_code(device: TOTPDevice) -> str:
     """The code the staff member's authenticator app shows now."""
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return str(totp.token()).zfill(device.digits)
-
-
-@pytest.fixture(autouse=True)
-def _force_login_verifies_staff(monkeypatch):
-    """The admin lets in only sessions verified by an OTP device (django-otp's OTPAdminSite).
-
-    A test that signs a staff member in with ``force_login`` means "fully signed in", so
-    the session also gets what a sign-in with password and TOTP code leaves in it: the
-    id of a confirmed device. Signing in for real is proved in test_staff_sign_in.py.
-    """
-    force_login = Client.force_login
-
-    def force_login_verified(self, user, backend=None):
-        force_login(self, user, backend)
-        if user.is_staff:
-            session = self.session
-            session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
-            session.save()
-
-    monkeypatch.setattr(Client, "force_login", force_login_verified)
 
 
 def support_group() -> Group:
