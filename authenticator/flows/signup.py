@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,17 +13,19 @@ from accounts.models import UserStatus, UserType
 from accounts.selectors import user_get_by_phone
 from accounts.services import phone_and_country, user_create, user_update_unverified, user_set_status, validation_to_input_error
 from accounts.validation import normalise_email
-from otp.delivery import deliver
+from otp.delivery import deliver, mask_recipient
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
 from .. import metrics
 from ..background import submit_after_response
 from ..conf import app_settings
-from ..errors import InvalidOtp, PhoneNumberTaken
+from ..errors import DeliveryUnavailable, InvalidOtp, PhoneNumberTaken
 from ..throttling import otp_send_allowed
 from .common import Device, OtpSent, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
+
+log = logging.getLogger(__name__)
 
 
 def signup_start(
@@ -44,9 +47,9 @@ def signup_start(
     account and a code, any other an SMS saying it already has an account. An email is
     only a claim until verified, so it never makes the answer differ either.
 
-    After the answer nothing can be told to the caller: a failed send or a database
-    failure in the job rolls the job back and is logged; no code arrives and the person
-    asks again after the resend cooldown. The lookup is on the request path so that a
+    After the answer nothing can be told to the caller: a database failure in the job
+    rolls it back, a failed send leaves the account pending; both are logged, no code
+    arrives and the person asks again after the resend cooldown. The lookup is on the request path so that a
     database outage is a 503 for everyone rather than a 202 whose code never comes.
     ``wait`` runs the job before returning and lets its errors raise (the CLI: an
     operator, not an anonymous caller).
@@ -68,7 +71,7 @@ def signup_start(
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
     user_get_by_phone(phone_number=phone)  # its answer decides nothing here (see above)
     job = functools.partial(_signup_send, phone=phone, country=country, name=name, salutation=salutation,
-                            email=email or None, type=type)
+                            email=email or None, type=type, raise_delivery=wait)
     if wait:
         job()
     else:
@@ -77,23 +80,30 @@ def signup_start(
     return _sent(OtpChannel.SMS)
 
 
-def _signup_send(**details: str | None) -> None:
-    """The sign-up after the answer: a code for a new or pending number, a notice for any other.
-
-    One transaction: a failed send leaves no account and no code behind.
-    """
+def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None:
+    """The sign-up after the answer: a code for a new or pending number, a notice for any other."""
     try:
-        _signup_once(**details)
+        message = _signup_write(**details)
     except PhoneNumberTaken:  # a concurrent sign-up of the number made the account first: now it is pending
-        _signup_once(**details)
+        message = _signup_write(**details)
+    # Sent once the account and its code are committed, so the code can't arrive before
+    # they exist. If the send fails the account stays pending with a code nobody got:
+    # the state of someone who never typed theirs; the next sign-up sends a fresh one.
+    phone = str(details["phone"])
+    try:
+        deliver(channel=OtpChannel.SMS, to=phone, message=message, subject=SUBJECTS["signup"])
+    except DeliveryUnavailable:  # the channel logged why; this says whom it missed
+        if raise_delivery:
+            raise
+        log.warning("sign-up SMS to %s not sent; the account stays pending", mask_recipient(phone))
 
 
-def _signup_once(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str) -> None:
+def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str) -> str:
+    """Make or refresh the pending account and its code; the message to send."""
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
         if user is not None and user.status != UserStatus.UNVERIFIED:
-            deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
-            return
+            return ALREADY_REGISTERED
         if user is None:
             user = user_create(
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
@@ -103,7 +113,7 @@ def _signup_once(*, phone: str, country: str, name: str, salutation: str | None,
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
         _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
-        deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
+    return code_message(code=code, purpose="signup")
 
 
 def _sent(channel: str) -> OtpSent:

@@ -115,15 +115,25 @@ def test_an_email_another_account_holds_is_a_claim_that_blocks_nobody(api):
     assert user_for_identifier(Identifier("email", "claimed@example.com")) is None
 
 
-def test_a_failed_sms_answers_alike_and_leaves_nothing_behind(api, settings, caplog):
-    """The answer has gone before the send: a failure can't be told, it rolls back and is logged."""
-    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "SMS_SENDER": "otp.channels.HttpGatewaySmsSender",
+def test_a_failed_sms_answers_alike_and_the_next_sign_up_sends_a_fresh_code(api, settings, caplog):
+    """The answer has gone before the send: a failure can't be told; it is logged, the
+    account stays pending (as if its code was never typed), and asking again works."""
+    from django.core.cache import cache
+
+    working = settings.AUTHENTICATOR
+    settings.AUTHENTICATOR = {**working, "SMS_SENDER": "otp.channels.HttpGatewaySmsSender",
                               "SMS_GATEWAY_URL": "http://127.0.0.1:9/nothing-listens-here", "SMS_TIMEOUT": 1}
-    response = api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}, format="json")
+    body = {"phone_number": PHONE, "country_id": "GB", "name": "Ann"}
+    response = api.post("/api/v1/auth/signup", body, format="json")
     assert response.status_code == 202
     wait_idle()
-    assert not User.objects.exists() and not Otp.objects.exists()
-    assert any("sign-up code failed" in record.getMessage() for record in caplog.records)
+    assert any("not sent; the account stays pending" in record.getMessage() for record in caplog.records)
+    assert User.objects.get().status == "unverified" and not sent_to(PHONE)
+    settings.AUTHENTICATOR = working
+    cache.clear()  # past the resend cooldown
+    assert api.post("/api/v1/auth/signup", body, format="json").status_code == 202
+    verified = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": last_code_to(PHONE)}, format="json")
+    assert verified.status_code == 201
 
 
 def test_signing_up_again_before_verifying_replaces_the_details(api):
