@@ -49,8 +49,9 @@ def signup_start(
 
     After the answer nothing can be told to the caller: a database failure in the job
     rolls it back, a failed send leaves the account pending; both are logged, no code
-    arrives and the person asks again after the resend cooldown. The lookup is on the request path so that a
-    database outage is a 503 for everyone rather than a 202 whose code never comes.
+    arrives and the person asks again after the resend cooldown. The lookup is on the
+    request path so that a database outage is a 503 for everyone rather than a 202
+    whose code never comes.
     ``wait`` runs the job before returning and lets its errors raise (the CLI: an
     operator, not an anonymous caller).
     """
