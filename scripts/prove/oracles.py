@@ -129,10 +129,14 @@ class Alike:
     def gap_ms(self) -> float:
         return max(self.medians_ms.values()) - min(self.medians_ms.values()) if self.medians_ms else 0.0
 
-    def differing(self) -> dict[str, list[str]]:
-        """The states whose answers differ from the unknown identifier's (for a failure message)."""
-        base = self.shapes.get("unknown", [])
-        return {state: shapes for state, shapes in self.shapes.items() if shapes != base}
+    def differing(self) -> dict[str, list[list[str]]]:
+        """Each state's distinct answers as "status code" steps, when they are not all alike
+        (a failure message a person can read; the full shapes are in ``shapes``)."""
+        def steps(answer: str) -> list[str]:
+            calls = [json.loads(one) for one in json.loads(answer)]
+            return [f"{c['status']} {c['body'].get('code') or c['body'].get('status') or ''}".strip() for c in calls]
+
+        return {state: [steps(answer) for answer in shapes] for state, shapes in self.shapes.items()}
 
 
 def answers_alike(ask: Call, endpoint: str, probes: list[Probe], *, seed: int = 11, warmup: list[Probe] = ()) -> Alike:
