@@ -51,9 +51,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         db_table = "users"
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+            # Only a verified email is anyone's: an address typed at sign-up (or in the
+            # profile) is a claim that blocks nobody, and whoever verifies it first owns it.
+            models.UniqueConstraint(Lower("email"), condition=models.Q(email_verified_at__isnull=False),
+                                    name="users_verified_email_ci_unique"),
         ]
         indexes = [
+            # Unverified claims on an address: cleared when someone verifies it.
+            models.Index(Lower("email"), name="users_email_ci_idx"),
             models.Index(fields=["status"], name="users_status_idx"),
             models.Index(fields=["created_at"], name="users_created_at_idx"),
         ]

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 
 from authenticator.sql import fetch_one
 
@@ -21,15 +20,10 @@ def user_get_by_phone(*, phone_number: str) -> User | None:
 
 
 def user_get_by_email(*, email: str) -> User | None:
-    # Matches the functional unique index on lower(email).
-    return fetch_one(User, "LOWER(email) = %s", [email.lower()])
-
-
-def user_email_taken(*, email: str, exclude_user_id: int | None = None) -> bool:
-    users = User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
-    if exclude_user_id is not None:
-        users = users.exclude(pk=exclude_user_id)
-    return users.exists()
+    """The account whose *verified* email this is; an unverified one is only a claim
+    (several accounts may hold it) and names nobody."""
+    # Matches the partial unique index on lower(email) WHERE email_verified_at IS NOT NULL.
+    return fetch_one(User, "LOWER(email) = %s AND email_verified_at IS NOT NULL", [email.lower()])
 
 
 def user_counts_by_status() -> dict[str, int]:

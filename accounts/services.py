@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from authenticator.errors import EmailTaken, InvalidInput, InvalidStatusTransition, PhoneNumberTaken, StaffNotAllowed
@@ -146,11 +148,8 @@ def user_update_unverified(*, user: User, name: str, salutation: str | None, ema
     else:
         user.email = None
     user.email_verified_at = None
-    try:
-        with transaction.atomic():
-            user.save(update_fields=["name", "salutation", "type", "email", "email_verified_at", "updated_at"])
-    except IntegrityError as exc:
-        raise EmailTaken() from exc
+    # An unverified email is a claim, unique nowhere: nothing here can conflict.
+    user.save(update_fields=["name", "salutation", "type", "email", "email_verified_at", "updated_at"])
     return user
 
 
@@ -185,12 +184,19 @@ def user_update_profile(*, user: User, name: str | None = None, salutation: str 
 
 
 def user_set_email(*, user: User, email: str, verified_at=None) -> User:
-    """Make ``email`` the user's (verified) address."""
+    """Make ``email`` the user's verified address; EmailTaken if another account has verified it.
+
+    Whoever verifies an address first owns it: the unverified claims other accounts
+    hold on it are cleared in the same transaction (they could never be verified now).
+    """
     user.email = normalise_email(email)
     user.email_verified_at = verified_at or timezone.now()
     try:
         with transaction.atomic():
             user.save(update_fields=["email", "email_verified_at", "updated_at"])
+            (User.objects.alias(email_lower=Lower("email"))
+             .filter(email_lower=user.email.lower(), email_verified_at__isnull=True).exclude(pk=user.pk)
+             .update(email=None, updated_at=user.updated_at))
     except IntegrityError as exc:
         raise EmailTaken() from exc
     return user
@@ -344,3 +350,22 @@ def group_save_by_staff(*, group: Group, actor: User, permissions: Iterable[Perm
     group.save()
     group.permissions.set(permissions)
     return group
+
+
+def user_email_claims_purge(*, older_than: timedelta, batch_size: int = 5000,
+                            progress: Callable[[int], None] | None = None) -> int:
+    """Drop unverified emails from accounts not changed for ``older_than``; verified ones stay.
+
+    An unverified email blocks nobody, but it is still an address somebody typed about
+    somebody else: it is not kept for ever. Accounts keep no time of the claim itself;
+    ``updated_at`` (the last change of the account) stands for it.
+    """
+    cutoff = timezone.now() - older_than
+    claims = User.objects.filter(email__isnull=False, email_verified_at__isnull=True, updated_at__lt=cutoff)
+    total = 0
+    while ids := list(claims.values_list("id", flat=True)[:batch_size]):
+        cleared = User.objects.filter(pk__in=ids).update(email=None)  # updated_at kept: nothing the user did
+        total += cleared
+        if progress is not None:
+            progress(cleared)
+    return total

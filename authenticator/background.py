@@ -1,4 +1,4 @@
-"""Work that must not hold up the answer: the enumeration-safe sign-in code send.
+"""Work that must not hold up the answer: the enumeration-safe sign-up and sign-in code sends.
 
 One process-wide pool of at most MAX_WORKERS threads, recreated in a forked child
 (gunicorn workers). A job runs outside Django's request cycle, so it closes its database
@@ -14,9 +14,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import close_old_connections, connections
@@ -90,11 +91,14 @@ def wait_idle(timeout: float = 10.0) -> None:
     Raises TimeoutError if jobs are still running after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while pending := _pool.unfinished():
+    while (pending := _pool.unfinished()) or _awaiting:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"{len(pending)} background jobs still pending after {timeout}s")
-        wait_futures(pending, timeout=remaining)
+            raise TimeoutError(f"{len(pending) + len(_awaiting)} background jobs still pending after {timeout}s")
+        if pending:
+            wait_futures(pending, timeout=remaining)
+        else:
+            time.sleep(0.005)  # a call's answer is on its way; its jobs are queued right after
 
 
 # --- after the answer -------------------------------------------------------------------
@@ -106,12 +110,58 @@ _held = threading.local()
 
 
 def submit_after_response(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> None:
-    """Like ``submit``, but inside an HTTP request the job is queued when the answer is sent."""
+    """Like ``submit``, but inside a request (HTTP, or a gRPC call in ``held``) the job is
+    queued once the answer has been sent."""
     held = getattr(_held, "jobs", None)
-    if held is None:  # not inside a request (gRPC, commands, tests calling flows)
+    if held is None:  # not inside a request (commands, tests calling flows)
         submit(job, name=name, **kwargs)
     else:
         held.append((job, name, kwargs))
+
+
+Held = list[tuple[Callable[..., None], str, dict[str, Any]]]
+
+
+@contextmanager
+def held() -> Iterator[Held]:
+    """Jobs queued by ``submit_after_response`` in this block are kept in the list it
+    yields, for the caller to ``release`` when its answer has gone (gRPC: from the
+    call's termination callback, which runs after the status is sent)."""
+    previous, _held.jobs = getattr(_held, "jobs", None), []
+    try:
+        yield _held.jobs
+    finally:
+        _held.jobs = previous
+
+
+def release(jobs: Held) -> None:
+    for job, name, kwargs in jobs:
+        submit(job, name=name, **kwargs)
+
+
+_awaiting: set[object] = set()  # held jobs whose release callback has not run yet
+_awaiting_lock = threading.Lock()
+
+
+def release_after(jobs: Held, add_callback: Callable[[Callable[[], None]], bool]) -> None:
+    """Release ``jobs`` from a callback run once the answer has gone (gRPC's
+    ``context.add_callback``; False: the call has ended already, release now).
+    ``wait_idle`` waits for them too."""
+    if not jobs:
+        return
+    token = object()
+    with _awaiting_lock:
+        _awaiting.add(token)
+
+    def go() -> None:
+        try:
+            release(jobs)
+        finally:
+            with _awaiting_lock:
+                _awaiting.discard(token)
+
+    if not add_callback(go):
+        go()
 
 
 def _hold(**_: Any) -> None:
@@ -119,9 +169,8 @@ def _hold(**_: Any) -> None:
 
 
 def _release(**_: Any) -> None:
-    held, _held.jobs = getattr(_held, "jobs", None), None
-    for job, name, kwargs in held or ():
-        submit(job, name=name, **kwargs)
+    jobs, _held.jobs = getattr(_held, "jobs", None), None
+    release(jobs or [])
 
 
 def _connect_request_signals() -> None:

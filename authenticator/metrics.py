@@ -4,7 +4,8 @@ What is counted, and where:
 
 - HTTP requests by method, URL *pattern* and status, with their duration
   (``authenticator.logging.RequestIdMiddleware``);
-- OTPs sent / verified / failed / locked, by channel and purpose (the flows);
+- OTP requests answered and OTP checks by the answer given (verified / failed /
+  locked), by channel and purpose (the flows);
 - sign-ins by method (``otp_sms``, ``otp_email``, ``google``) (``sign_in_complete``);
 - Tokenizer calls: latency by call, errors by call and kind (``InstrumentedTokenizer``,
   around the real client, so cached introspections are not counted as calls).
@@ -18,12 +19,14 @@ its ``child_exit`` hook (see docs/operations.md).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -31,7 +34,7 @@ from prometheus_client.exposition import choose_encoder
 
 from .conf import app_settings
 from .errors import (
-    ApplicationError,
+    InvalidOtp,
     InvalidToken,
     OtpExpired,
     TokenizerUnavailable,
@@ -47,10 +50,17 @@ HTTP_DURATION = Histogram(
     "authn_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-OTP_SENT = Counter("authn_otp_sent_total", "One-time passwords sent", ["channel", "purpose"])
-OTP_VERIFIED = Counter("authn_otp_verified_total", "One-time passwords checked and right", ["channel", "purpose"])
-OTP_FAILED = Counter("authn_otp_failed_total", "One-time password checks that failed (wrong, expired or none)", ["channel", "purpose", "reason"])
-OTP_LOCKED = Counter("authn_otp_locked_total", "One-time password checks refused: too many wrong tries", ["channel", "purpose"])
+# No metric may tell a known identifier from an unknown one: /metrics would become the
+# oracle the answers are careful not to be. So the OTP counters count the *answers*
+# (identical for every identifier), never what happened behind them: how many codes
+# really went out, or whether an account was there to check a code against, is not a
+# metric (the SMS provider's bill and the logs have the first).
+OTP_REQUESTED = Counter("authn_otp_requests_total", "Code requests answered otp_sent (whatever the identifier)",
+                        ["channel", "purpose"])
+OTP_VERIFIED = Counter("authn_otp_verified_total", "Code checks answered: right", ["channel", "purpose"])
+OTP_FAILED = Counter("authn_otp_failed_total", "Code checks answered invalid_otp or otp_expired",
+                     ["channel", "purpose", "reason"])
+OTP_LOCKED = Counter("authn_otp_locked_total", "Code checks answered too_many_attempts", ["channel", "purpose"])
 SIGN_INS = Counter("authn_sign_ins_total", "Successful sign-ins (tokens issued)", ["method"])
 TOKENIZER_DURATION = Histogram(
     "authn_tokenizer_request_duration_seconds", "Tokenizer call latency (retries included)", ["call"],
@@ -68,12 +78,19 @@ def request_observed(*, method: str, route: str, status: int, duration: float) -
     HTTP_DURATION.labels(method=method, route=route).observe(duration)
 
 
-def otp_sent(*, channel: str, purpose: str) -> None:
-    OTP_SENT.labels(channel=str(channel), purpose=str(purpose)).inc()
+def otp_requested(*, channel: str, purpose: str) -> None:
+    """A code request answered ``otp_sent``: counted on the request path, for every identifier."""
+    OTP_REQUESTED.labels(channel=str(channel), purpose=str(purpose)).inc()
 
 
 def otp_checked(check: Callable[[], T], *, channel: str, purpose: str) -> T:
-    """Run ``check`` (an ``otp_check`` call) and count how it went."""
+    """Run ``check`` (a whole verify flow) and count the answer it gives about the code.
+
+    Counted by the answer (``invalid_otp``, ``otp_expired``, ``too_many_attempts``,
+    success), wherever in the flow it was raised — an unknown identifier's refusal
+    counts exactly like a known one's. Other errors (a blocked account after a right
+    code, the Tokenizer down) say nothing about the code and are not counted.
+    """
     labels = {"channel": str(channel), "purpose": str(purpose)}
     try:
         result = check()
@@ -83,11 +100,28 @@ def otp_checked(check: Callable[[], T], *, channel: str, purpose: str) -> T:
     except OtpExpired:
         OTP_FAILED.labels(**labels, reason="expired").inc()
         raise
-    except ApplicationError:
+    except InvalidOtp:
         OTP_FAILED.labels(**labels, reason="invalid").inc()
         raise
     OTP_VERIFIED.labels(**labels).inc()
     return result
+
+
+def counts_otp_checks(*, purpose: str, channel: Callable[..., str] | str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a verify flow: its answers are counted by ``otp_checked``.
+
+    ``channel`` is the channel, or a function of the flow's keyword arguments giving it.
+    """
+
+    def decorate(flow: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(flow)
+        def counted(**kwargs: Any) -> T:
+            named = channel(**kwargs) if callable(channel) else channel
+            return otp_checked(lambda: flow(**kwargs), channel=named, purpose=purpose)
+
+        return counted
+
+    return decorate
 
 
 def sign_in(*, method: str) -> None:
@@ -156,6 +190,10 @@ def registry() -> CollectorRegistry:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = app_settings.METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        # Closed by default in production: without a token to ask for, /metrics is not
+        # there at all (a 401 would invite a token that does not exist).
+        return HttpResponse("not found\n", status=404, content_type="text/plain")
     if token:
         given = request.META.get("HTTP_AUTHORIZATION", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

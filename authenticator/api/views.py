@@ -55,8 +55,9 @@ class PublicView(APIView):
 class SignupView(PublicView):
     throttle_scope = "otp_ip"
 
-    @extend_schema(request=s.SignupIn, responses={202: s.OtpSentOut, **errors(400, 409, 413, 429, 503)},
-                   summary="Start sign-up: the user is created unverified and a code goes by SMS")
+    @extend_schema(request=s.SignupIn, responses={202: s.OtpSentOut, **errors(400, 413, 429, 503)},
+                   summary="Start sign-up: the same answer for every number; the account (unverified) and its "
+                           "code, or a notice that the number has an account, follow by SMS")
     def post(self, request: Request) -> Response:
         data = _valid(s.SignupIn, request)
         sent = signup_start(phone_number=data["phone_number"], country_id=data["country_id"], name=data["name"],

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import SocialIdentity, User
+from accounts.selectors import user_get_by_email
+from accounts.services import user_set_email
 from sessions_log.services import Device
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, EmailTaken, InvalidInput, NotFound
 from ..firebase import GoogleIdentity, google_sign_in_enabled, id_token_verifier
 from .common import SignedIn, sign_in_complete, user_assert_can_sign_in
 
@@ -74,11 +75,7 @@ def google_sign_in(*, id_token: str, device: Device) -> SignedIn | PhoneVerifica
 def _user_with_verified_email(identity: GoogleIdentity) -> User | None:
     if not identity.email or not identity.email_verified:
         return None
-    return (
-        User.objects.alias(email_lower=Lower("email"))
-        .filter(email_lower=identity.email.lower(), email_verified_at__isnull=False)
-        .first()
-    )
+    return user_get_by_email(email=identity.email)  # verified emails only: a claim links nothing
 
 
 def _claims(identity: GoogleIdentity) -> dict:
@@ -110,8 +107,10 @@ def identity_link(*, user: User, identity: GoogleIdentity) -> SocialIdentity:
         raise Conflict("This Google account is already linked to another account.") from None
     if identity.email_verified and identity.email and user.email and identity.email.lower() == user.email.lower() \
             and user.email_verified_at is None:
-        user.email_verified_at = timezone.now()
-        User.objects.filter(pk=user.pk).update(email_verified_at=user.email_verified_at)
+        try:
+            user_set_email(user=user, email=user.email)
+        except EmailTaken:
+            user.email_verified_at = None  # another account verified it first: it stays this one's claim
     return link
 
 

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_email_taken
 from accounts.services import user_set_email, user_update_profile, validation_to_input_error
 from accounts.validation import normalise_email
 from otp.delivery import deliver
@@ -16,7 +15,6 @@ from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
 from .. import metrics
-from ..errors import EmailTaken
 from ..throttling import otp_send_allowed
 from .messages import SUBJECTS, code_message
 
@@ -37,14 +35,13 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email")
         if email.lower() != (user.email or "").lower() or user.email_verified_at is None:
-            # The send limit first: probing which addresses are taken costs a send slot.
             otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
-            if user_email_taken(email=email, exclude_user_id=user.pk):
-                raise EmailTaken()
+            # Whether another account has verified the address is told only at verify,
+            # after the right code: only the address's owner ever learns it.
             _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
             deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
                     subject=SUBJECTS["verify_email"])
-            metrics.otp_sent(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
+            metrics.otp_requested(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
             pending = email
     user_update_profile(
         user=user,
@@ -55,8 +52,11 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
     return ProfileUpdated(user=user, email_pending=pending)
 
 
+@metrics.counts_otp_checks(purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL)
 def profile_verify_email(*, user: User, code: str) -> User:
-    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code), channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
+    """Make the address the code went to the user's, verified; EmailTaken (409) if another
+    account verified it in the meantime — told only now, after the right code."""
+    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code)
     from django.db import transaction
 
     with transaction.atomic():

@@ -33,6 +33,7 @@ def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
         # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
         # time a job takes to be queued.
         submit_after_response(_nothing, name="sign-in code")
+    metrics.otp_requested(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
     return OtpSent(
         channel=identifier.channel,
         expires_in=int(app_settings.OTP_TTL),
@@ -47,9 +48,9 @@ def _nothing() -> None:
 def _send_sign_in_code(*, user_id: int, to: str, channel: str) -> None:
     _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to)
     deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
-    metrics.otp_sent(channel=channel, purpose=OtpPurpose.SIGNIN)
 
 
+@metrics.counts_otp_checks(purpose=OtpPurpose.SIGNIN, channel=lambda identifier, **_: identifier.channel)
 def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
     """Check the code and sign in; a Google continuation is linked once the code is right."""
     identity = None
@@ -63,8 +64,7 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
     method = "otp_sms" if identifier.kind == "phone" else "otp_email"
 
     def check():
-        checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code),
-                                      channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
+        checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code)
         if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
             raise InvalidOtp()
         return checked

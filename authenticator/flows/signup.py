@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
-from accounts.selectors import user_email_taken, user_get_by_phone
+from accounts.selectors import user_get_by_phone
 from accounts.services import phone_and_country, user_create, user_update_unverified, user_set_status, validation_to_input_error
-from otp.delivery import deliver
+from accounts.validation import normalise_email
+from otp.delivery import deliver, mask_recipient
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
 from .. import metrics
+from ..background import submit_after_response
 from ..conf import app_settings
-from ..errors import EmailTaken, InvalidOtp
+from ..errors import DeliveryUnavailable, InvalidOtp, PhoneNumberTaken
 from ..throttling import otp_send_allowed
 from .common import Device, OtpSent, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
+
+log = logging.getLogger(__name__)
 
 
 def signup_start(
@@ -29,14 +36,24 @@ def signup_start(
     salutation: str | None = None,
     email: str | None = None,
     google_continuation: str | None = None,
+    wait: bool = False,
 ) -> OtpSent:
-    """Create the user as ``unverified`` and send a sign-up code by SMS.
+    """Accept a sign-up; the account and its code are made after the answer.
 
-    A number that already has a verified account gets an SMS saying so, and the same
-    answer as a new one. A number left unverified gets a fresh code.
-    A failed send rolls everything back (DeliveryUnavailable, 503).
-    With a Google continuation the account's ``type`` is ``google`` and a Google-verified
-    email is used when none is given; the link itself is made at verify.
+    The answer is the same — status, body, headers and time — whatever the number: new,
+    pending, active, blocked, suspended or deleted. So the request does only what is the
+    same for all of them (validate, throttle, look the number up) and the rest happens
+    in the background job (``_signup_send``): a new or pending number gets an unverified
+    account and a code, any other an SMS saying it already has an account. An email is
+    only a claim until verified, so it never makes the answer differ either.
+
+    After the answer nothing can be told to the caller: a database failure in the job
+    rolls it back, a failed send leaves the account pending; both are logged, no code
+    arrives and the person asks again after the resend cooldown. The lookup is on the
+    request path so that a database outage is a 503 for everyone rather than a 202
+    whose code never comes.
+    ``wait`` runs the job before returning and lets its errors raise (the CLI: an
+    operator, not an anonymous caller).
     """
     type = UserType.PHONE
     if google_continuation:
@@ -47,16 +64,47 @@ def signup_start(
         if not email and identity.email_verified:
             email = identity.email
     phone, country = phone_and_country(phone_number=phone_number, country_id=country_id)
+    if email:
+        try:
+            email = normalise_email(email)
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, "email") from None
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
+    user_get_by_phone(phone_number=phone)  # its answer decides nothing here (see above)
+    job = functools.partial(_signup_send, phone=phone, country=country, name=name, salutation=salutation,
+                            email=email or None, type=type, raise_delivery=wait)
+    if wait:
+        job()
+    else:
+        submit_after_response(job, name="sign-up code")
+    metrics.otp_requested(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
+    return _sent(OtpChannel.SMS)
+
+
+def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None:
+    """The sign-up after the answer: a code for a new or pending number, a notice for any other."""
+    try:
+        message = _signup_write(**details)
+    except PhoneNumberTaken:  # a concurrent sign-up of the number made the account first: now it is pending
+        message = _signup_write(**details)
+    # Sent once the account and its code are committed, so the code can't arrive before
+    # they exist. If the send fails the account stays pending with a code nobody got:
+    # the state of someone who never typed theirs; the next sign-up sends a fresh one.
+    phone = str(details["phone"])
+    try:
+        deliver(channel=OtpChannel.SMS, to=phone, message=message, subject=SUBJECTS["signup"])
+    except DeliveryUnavailable:  # the channel logged why; this says whom it missed
+        if raise_delivery:
+            raise
+        log.warning("sign-up SMS to %s not sent; the account stays pending", mask_recipient(phone))
+
+
+def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str) -> str:
+    """Make or refresh the pending account and its code; the message to send."""
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
-        # Checked the same way whether or not the number has an account, so the answer
-        # does not tell which (only the address's own owner is left out).
-        if email and user_email_taken(email=email, exclude_user_id=user.pk if user else None):
-            raise EmailTaken()
         if user is not None and user.status != UserStatus.UNVERIFIED:
-            deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
-            return _sent(OtpChannel.SMS)
+            return ALREADY_REGISTERED
         if user is None:
             user = user_create(
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
@@ -66,15 +114,14 @@ def signup_start(
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
         _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
-        deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
-        metrics.otp_sent(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
-    return _sent(OtpChannel.SMS)
+    return code_message(code=code, purpose="signup")
 
 
 def _sent(channel: str) -> OtpSent:
     return OtpSent(channel=channel, expires_in=int(app_settings.OTP_TTL), resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
 
 
+@metrics.counts_otp_checks(purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS)
 def signup_verify(*, phone_number: str, code: str, device: Device, google_continuation: str | None = None,
                   country_id: str | None = None) -> SignedIn:
     """Check the sign-up code; the user becomes ``active``, signed in on ``device``.
@@ -93,8 +140,7 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     identity = _continuation(google_continuation)
 
     def check():
-        return metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code),
-                                   channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code)
 
     def activate(checked) -> None:
         otp_consume(checked=checked)

@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from accounts.models import User
 from sessions_log.models import LoginState
 
+from .. import background
 from ..api import serializers as s
 from ..api.errors import _field_errors
 from ..errors import InvalidInput
@@ -47,7 +48,14 @@ def public(scope: str) -> Callable:
         @functools.wraps(method)
         def wrapper(self, request, context: grpc.ServicerContext):
             throttle(context, scope)
-            return method(self, request, context)
+            # Background jobs (code sends) start once the status has gone, as over HTTP:
+            # started at once, a job that does real work (a known identifier) would
+            # compete with its own call's answer — a timing oracle.
+            with background.held() as jobs:
+                try:
+                    return method(self, request, context)
+                finally:
+                    background.release_after(list(jobs), context.add_callback)
 
         wrapper.throttle_scope = scope  # type: ignore[attr-defined]
         return wrapper

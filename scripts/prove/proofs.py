@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import random
 import socket
-import statistics
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from .harness import Answer, CaptureGateway, Transport, unique_phone, wrong_code
+from .oracles import Probe, answers_alike
 
 TransportFactory = Callable[..., Transport]
 
@@ -291,7 +291,8 @@ def enumeration_run(ask: Ask, gateway: CaptureGateway, database_url: str, *, n: 
                     phone_prefix: str, email_prefix: str) -> Enumeration:
     """``n`` sign-in code requests through ``ask``, interleaved at random: known/unknown x
     phone/email. ``ask(body)`` makes one request and returns its status, its body and the
-    names of its headers (or metadata keys), whatever the transport."""
+    names of its headers (or metadata keys), whatever the transport. The timing and the
+    comparison are the oracle proof's core (oracles.answers_alike), with two states."""
     rng = random.Random(seed)
     per = n // 4
     base = rng.randrange(1_000_000, 8_000_000)
@@ -305,27 +306,19 @@ def enumeration_run(ask: Ask, gateway: CaptureGateway, database_url: str, *, n: 
     known_emails = [f"{email_prefix}known{i}.{tag}@example.com" for i in range(per)]
     unknown_emails = [f"{email_prefix}nobody{i}.{tag}@example.com" for i in range(per)]
     seed_active_users(database_url, known_phones, known_emails)
-    plan = ([("known_phone", {"phone_number": p}) for p in known_phones]
-            + [("unknown_phone", {"phone_number": p}) for p in unknown_phones]
-            + [("known_email", {"email": e}) for e in known_emails]
-            + [("unknown_email", {"email": e}) for e in unknown_emails])
-    rng.shuffle(plan)
-    times: dict[str, list[float]] = {k: [] for k in ("known_phone", "unknown_phone", "known_email", "unknown_email")}
-    shapes: dict[str, set[str]] = {"phone": set(), "email": set()}
-    statuses: dict[str, set[Any]] = {"phone": set(), "email": set()}
-    for i in range(warmup):  # connections, imports, caches: not part of the figure
-        ask({"email": f"warm{i}.{tag}@example.org"})
-    for kind, body in plan:
-        started = time.perf_counter()
-        status, data, header_names = ask(body)
-        times[kind].append(time.perf_counter() - started)
-        channel = kind.split("_")[1]
-        shapes[channel].add(_shape(status, data, header_names))
-        statuses[channel].add(status)
-    out = Enumeration(requests=len(plan))
-    out.statuses = {k: sorted(v) for k, v in statuses.items()}
-    out.body_shapes = {k: sorted(v) for k, v in shapes.items()}
-    out.medians_ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    plan = ([Probe("known_phone", {"phone_number": p}) for p in known_phones]
+            + [Probe("unknown_phone", {"phone_number": p}) for p in unknown_phones]
+            + [Probe("known_email", {"email": e}) for e in known_emails]
+            + [Probe("unknown_email", {"email": e}) for e in unknown_emails])
+    warm = [Probe("warmup", {"email": f"warm{i}.{tag}@example.org"}) for i in range(warmup)]
+    alike = answers_alike(lambda _endpoint, body: _shape(*ask(body)), "otp", plan, seed=rng.randrange(2**32), warmup=warm)
+    out = Enumeration(requests=alike.probes)
+    for channel in ("phone", "email"):
+        shapes = {shape for kind in (f"known_{channel}", f"unknown_{channel}") for answer in alike.shapes[kind]
+                  for shape in json.loads(answer)}
+        out.body_shapes[channel] = sorted(shapes)
+        out.statuses[channel] = sorted({json.loads(shape)["status"] for shape in shapes})
+    out.medians_ms = alike.medians_ms
     out.gap_ms = {
         "phone": out.medians_ms["known_phone"] - out.medians_ms["unknown_phone"],
         "email": out.medians_ms["known_email"] - out.medians_ms["unknown_email"],

@@ -3,7 +3,10 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from django.utils import timezone
+
 from accounts.models import StatusHistory, User, UserStatus
+from accounts.selectors import user_get_by_email
 from accounts.services import user_create, user_set_status
 from authenticator.errors import EmailTaken, InvalidInput, InvalidStatusTransition, PhoneNumberTaken
 from tests.factories import UserFactory
@@ -43,16 +46,27 @@ def test_duplicate_phone_in_another_format_is_refused():
     assert User.objects.filter(phone_number="+447400123456").count() == 1
 
 
-def test_email_differing_only_in_case_is_refused():
-    user_create(phone_number="+447400123456", country_id="GB", name="Ann", email="Ann@Example.com")
+def test_a_verified_email_differing_only_in_case_is_refused():
+    user_create(phone_number="+447400123456", country_id="GB", name="Ann", email="Ann@Example.com",
+                email_verified_at=timezone.now())
     with pytest.raises(EmailTaken):
-        user_create(phone_number="+447400123457", country_id="GB", name="Bob", email="ann@example.COM")
+        user_create(phone_number="+447400123457", country_id="GB", name="Bob", email="ann@example.COM",
+                    email_verified_at=timezone.now())
 
 
-def test_database_itself_refuses_case_variant_emails():
-    UserFactory(email="Same@example.com")
+def test_database_itself_refuses_case_variant_verified_emails():
+    UserFactory(email="Same@example.com", email_verified_at=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
-        UserFactory(email="same@EXAMPLE.com")
+        UserFactory(email="same@EXAMPLE.com", email_verified_at=timezone.now())
+
+
+def test_unverified_claims_on_an_email_block_nobody():
+    """Anyone may type any address: a claim is not ownership, so it keeps nobody out."""
+    UserFactory(email="same@example.com", email_verified_at=None)
+    UserFactory(email="Same@example.com", email_verified_at=None)
+    owner = UserFactory(email="SAME@example.com", email_verified_at=timezone.now())
+    assert User.objects.filter(email__iexact="same@example.com").count() == 3
+    assert user_get_by_email(email="same@example.com") == owner
 
 
 def test_phone_stored_in_e164_using_country_as_hint():

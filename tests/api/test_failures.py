@@ -9,6 +9,8 @@ from otp.models import Otp
 from sessions_log.models import LoginState
 from tests.factories import UserFactory
 
+from authenticator.background import wait_idle
+
 from .conftest import last_code_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,6 +88,7 @@ def test_right_to_left_mark_in_a_phone_number_is_dropped(api):
     body = {"phone_number": "\u202e+447400123456\u200f", "country_id": "GB", "name": "A"}
     response = api.post("/api/v1/auth/signup", body, format="json")
     assert response.status_code == 202
+    wait_idle()  # the account is made after the answer
     assert User.objects.get().phone_number == "+447400123456"
 
 

@@ -197,3 +197,25 @@ def test_list_and_unlink_identities(api, google):
     assert api.delete(f"/api/v1/me/identities/{listing[0]['id']}", **auth).status_code == 204
     assert not SocialIdentity.objects.filter(user=user).exists()
     assert api.delete("/api/v1/me/identities/12345", **auth).status_code == 404
+
+
+def test_an_email_verified_elsewhere_meanwhile_stays_a_claim_and_the_sign_up_still_succeeds(api, google):
+    """Whoever verifies an address first owns it: the Google sign-up still signs in; its
+    email stays a claim, and the first owner keeps signing in by email."""
+    from django.utils import timezone
+
+    from authenticator.flows.common import Identifier, user_for_identifier
+
+    email = unique("race")
+    continuation = post_google(api, helpers.mint_google_id_token(google, email=email, name="Ada")[0]).json()["continuation"]
+    assert api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Ada",
+                                            "google_continuation": continuation}, format="json").status_code == 202
+    code = last_code_to(PHONE)
+    first = UserFactory(phone_number="+447400123457", email=email, email_verified_at=timezone.now())
+    verify = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": code,
+                                                      "google_continuation": continuation}, format="json")
+    assert verify.status_code == 201, verify.content
+    user = User.objects.get(phone_number=PHONE)
+    assert (user.email, user.email_verified_at) == (email, None)
+    assert SocialIdentity.objects.filter(user=user).exists()
+    assert user_for_identifier(Identifier("email", email)) == first

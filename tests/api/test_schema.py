@@ -15,7 +15,8 @@ def test_openapi_schema_lists_every_path_and_error_status(client):
                  "/api/v1/me/sessions/{session_id}"]:
         assert path in paths, path
     assert set(paths["/api/v1/auth/otp/verify"]["post"]["responses"]) >= {"200", "400", "403", "429", "503"}
-    assert set(paths["/api/v1/auth/signup"]["post"]["responses"]) >= {"202", "400", "409", "429", "503"}
+    assert set(paths["/api/v1/auth/signup"]["post"]["responses"]) >= {"202", "400", "429", "503"}
+    assert "409" not in paths["/api/v1/auth/signup"]["post"]["responses"]  # an email is a claim, never a conflict
     assert set(paths["/api/v1/me/sessions/{session_id}"]["delete"]["responses"]) >= {"204", "401", "404"}
 
 

@@ -5,7 +5,11 @@ import pytest
 from accounts.models import UserStatus
 from sessions_log.models import LoginState
 
-from .conftest import last_code_to, sign_up
+from .conftest import last_code_to, sent_to, sign_up
+
+
+def last_code_message(to: str) -> str:
+    return sent_to(to)[-1]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,11 +129,38 @@ def test_profile_update_and_email_change_counts_only_after_its_code(api):
     assert ok.status_code == 200 and ok.json()["email"] == "new@example.com" and ok.json()["email_verified"] is True
 
 
-def test_profile_cannot_take_another_accounts_email(api):
-    sign_up(api, phone="+447400123457", email="taken@example.com")
+def test_an_email_another_account_verified_fails_only_after_the_right_code(api):
+    from django.utils import timezone
+
+    from accounts.models import User
+    from tests.factories import UserFactory
+
+    owner = UserFactory(phone_number="+447400123457", email="taken@example.com", email_verified_at=timezone.now())
     body = sign_up(api)
-    response = api.patch("/api/v1/me", {"email": "Taken@Example.com"}, format="json", **bearer(body["tokens"]))
-    assert response.status_code == 409 and response.json()["code"] == "email_taken"
+    auth = bearer(body["tokens"])
+    response = api.patch("/api/v1/me", {"email": "Taken@Example.com"}, format="json", **auth)
+    assert response.status_code == 200 and response.json()["email_pending"] == "Taken@example.com"  # nothing told
+    wrong = api.post("/api/v1/me/email/verify", {"otp": "000000"}, format="json", **auth)
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "invalid_otp")
+    taken = api.post("/api/v1/me/email/verify", {"otp": last_code_to("Taken@example.com")}, format="json", **auth)
+    assert (taken.status_code, taken.json()["code"]) == (409, "email_taken")
+    assert User.objects.get(pk=owner.pk).email_verified_at is not None
+    assert User.objects.get(phone_number="+447400123456").email is None
+
+
+def test_whoever_verifies_an_email_first_owns_it_and_other_claims_on_it_are_cleared(api):
+    from accounts.models import User
+
+    squatter = sign_up(api, phone="+447400123457", email="ann@example.com")  # typed, never verified
+    body = sign_up(api)
+    auth = bearer(body["tokens"])
+    assert api.patch("/api/v1/me", {"email": "ANN@example.com"}, format="json", **auth).status_code == 200
+    ok = api.post("/api/v1/me/email/verify", {"otp": last_code_to("ANN@example.com")}, format="json", **auth)
+    assert ok.status_code == 200 and ok.json()["email"] == "ANN@example.com"
+    assert User.objects.get(pk=squatter["user"]["id"]).email is None
+    email_sign_in = api.post("/api/v1/auth/otp", {"email": "ann@example.com"}, format="json")
+    assert email_sign_in.status_code == 202
+    assert "Your Authenticator code" in last_code_message("ANN@example.com")
 
 
 def test_profile_refuses_system_fields(api):
@@ -139,13 +170,12 @@ def test_profile_refuses_system_fields(api):
     assert set(response.json()["errors"]) == {"status", "level"}
 
 
-def test_probing_emails_through_the_profile_is_rate_limited(api):
-    sign_up(api, phone="+447400123457", email="taken@example.com")
+def test_email_changes_are_rate_limited(api):
     body = sign_up(api)
     auth = bearer(body["tokens"])
     first = api.patch("/api/v1/me", {"email": "taken@example.com"}, format="json", **auth)
     again = api.patch("/api/v1/me", {"email": "taken@example.com"}, format="json", **auth)
-    assert (first.status_code, again.status_code) == (409, 429)
+    assert (first.status_code, again.status_code) == (200, 429)
 
 
 def test_an_unverified_account_is_not_activated_by_a_status_change():

@@ -25,7 +25,7 @@ PHONE = "+447400123458"
 
 def signed_up_twice():
     """An active user signed in on two devices, through the flows; returns (user, [pairs])."""
-    signup_start(phone_number=PHONE, country_id="GB", name="Cy", email="cy@example.com")
+    signup_start(phone_number=PHONE, country_id="GB", name="Cy", email="cy@example.com", wait=True)
     first = signup_verify(phone_number=PHONE, code=outbox_code(PHONE), device=Device(platform="ios"))
     from otp.models import OtpChannel, OtpPurpose
     from otp.services import otp_issue

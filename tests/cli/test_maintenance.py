@@ -80,12 +80,28 @@ def test_purge_deletes_in_batches_and_prints_the_counts():
     kept_otps, kept_states = make_purgeable()
     run = cli("purge", "--otps-older-than", "1", "--login-states-older-than", "90", "--batch-size", "2", "--json")
     assert (run.status, run.err) == (0, "")
-    assert json.loads(run.out) == {"otps": 7, "login_states": 5}
+    assert json.loads(run.out) == {"otps": 7, "login_states": 5, "email_claims": 0}
     assert set(Otp.objects.values_list("pk", flat=True)) == kept_otps
     assert set(LoginState.objects.values_list("pk", flat=True)) == kept_states
 
     run = cli("purge")
     assert run.out == "purged 0 OTPs and 0 login states\n"
+
+
+def test_purge_drops_old_unverified_email_claims_and_keeps_verified_emails():
+    from accounts.models import User
+
+    month_ago = timezone.now() - timedelta(days=31)
+    old_claims = UserFactory.create_batch(3, email_verified_at=None)
+    fresh_claim = UserFactory(email_verified_at=None)
+    verified = UserFactory(email="owner@example.com")
+    User.objects.filter(pk__in=[u.pk for u in [*old_claims, verified]]).update(updated_at=month_ago)
+    run = cli("purge", "--batch-size", "2")
+    assert run.out == "purged 0 OTPs and 0 login states, cleared 3 unverified email claims\n"
+    emails = dict(User.objects.values_list("pk", "email"))
+    assert [emails[u.pk] for u in old_claims] == [None] * 3
+    assert emails[fresh_claim.pk] == fresh_claim.email and emails[verified.pk] == "owner@example.com"
+    assert User.objects.get(pk=old_claims[0].pk).updated_at == month_ago  # not a change the user made
 
 
 def test_purge_functions_report_each_batch():

@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 
 from accounts.models import User, UserStatus
+from authenticator.background import wait_idle
 from authenticator.grpc.v1 import authenticator_pb2 as pb
 from authenticator.grpc.v1 import authenticator_pb2_grpc
 from otp.models import Otp
@@ -38,6 +39,7 @@ def no_resend_cooldown(settings) -> None:
 def test_sign_up_creates_an_active_user_signed_in_on_the_reported_device(stub):
     sent = stub.SignUp(pb.SignUpRequest(phone_number="07400 123456", country_id="gb", name="Ann", email="ann@example.com"))
     assert (sent.status, sent.channel, sent.expires_in, sent.resend_after) == ("otp_sent", "sms", 300, 60)
+    wait_idle()  # the account is made after the answer
     assert User.objects.get().status == UserStatus.UNVERIFIED
 
     result = stub.VerifySignUp(pb.VerifySignUpRequest(phone_number=PHONE, otp=last_code_to(PHONE), device="ios 18"))
@@ -268,11 +270,13 @@ def test_profile_read_update_and_email_change_verified_by_code(stub):
     assert User.objects.get(phone_number=PHONE).email == "new@example.com"
 
 
-def test_profile_email_of_another_account_is_a_conflict(stub):
+def test_profile_email_another_account_verified_is_a_conflict_only_after_the_right_code(stub):
     UserFactory(phone_number=PHONE)
-    UserFactory(email="taken@example.com")
+    UserFactory(email="taken@example.com")  # verified
     token = bearer(sign_in(stub, PHONE).tokens.access_token)
-    failed = failure(stub.UpdateProfile, pb.UpdateProfileRequest(email="taken@example.com"), metadata=token)
+    pending = stub.UpdateProfile(pb.UpdateProfileRequest(email="taken@example.com"), metadata=token)
+    assert pending.email_pending == "taken@example.com"
+    failed = failure(stub.VerifyEmail, pb.VerifyEmailRequest(otp=last_code_to("taken@example.com")), metadata=token)
     assert (failed.status, failed.code) == (grpc.StatusCode.ALREADY_EXISTS, "email_taken")
 
 

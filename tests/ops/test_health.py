@@ -116,9 +116,10 @@ def test_readyz_is_503_when_postgresql_is_unreachable(refused_url, tmp_path):
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_probes_answer_whatever_the_host_header_says(client, path):
+def test_probes_answer_whatever_the_host_header_says(client, settings, path):
     # Kubernetes probes and Prometheus use the pod's IP as Host, which ALLOWED_HOSTS lacks.
-    response = client.get(path, HTTP_HOST="10.42.7.19:8000")
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "METRICS_TOKEN": "scrape"}
+    response = client.get(path, HTTP_HOST="10.42.7.19:8000", HTTP_AUTHORIZATION="Bearer scrape")
     assert response.status_code == 200, response.content
     assert response["X-Request-ID"]
 

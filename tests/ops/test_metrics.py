@@ -22,8 +22,17 @@ PHONE = "+447400123456"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SCRAPE_TOKEN = "scrape-me-9f1c"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings):
+    # /metrics is closed without a token when DEBUG is off, as in these tests.
+    authenticator_settings(settings, METRICS_TOKEN=SCRAPE_TOKEN)
+
+
 def scrape(client) -> dict[tuple[str, frozenset], float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {SCRAPE_TOKEN}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = {}
@@ -74,7 +83,7 @@ def test_sign_up_and_sign_in_move_the_otp_sign_in_and_tokenizer_counters(client,
     def delta(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert delta("authn_otp_sent_total", channel="sms", purpose="signup") == 1
+    assert delta("authn_otp_requests_total", channel="sms", purpose="signup") == 1
     assert delta("authn_otp_failed_total", channel="sms", purpose="signup", reason="invalid") == 1
     assert delta("authn_otp_verified_total", channel="sms", purpose="signup") == 1
     assert delta("authn_sign_ins_total", method="otp_sms") == 1
@@ -95,7 +104,7 @@ def test_wrong_codes_count_as_failed_then_locked(client, api):
     def delta(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert delta("authn_otp_sent_total", channel="sms", purpose="signin") == 1
+    assert delta("authn_otp_requests_total", channel="sms", purpose="signin") == 1
     assert delta("authn_otp_failed_total", channel="sms", purpose="signin", reason="invalid") == 5
     assert delta("authn_otp_locked_total", channel="sms", purpose="signin") == 1
     assert delta("authn_otp_verified_total", channel="sms", purpose="signin") == 0
@@ -114,8 +123,56 @@ def test_tokenizer_errors_are_counted_by_call(client, api, settings, refused_url
         before, "authn_tokenizer_request_duration_seconds_count", **count) == 1
 
 
+def test_metrics_are_closed_in_production_without_a_token(client, settings):
+    authenticator_settings(settings, METRICS_TOKEN="")
+    settings.DEBUG = False
+    closed = client.get("/metrics")
+    assert closed.status_code == 404 and b"authn_" not in closed.content
+    settings.DEBUG = True  # a developer's machine
+    assert client.get("/metrics").status_code == 200
+
+
+STATES = ["unknown", "active", "blocked", "suspended", "pending", "deleted"]
+
+
+def _user_in(state: str, phone: str, email: str) -> None:
+    from django.utils import timezone
+
+    if state != "unknown":
+        UserFactory(phone_number=phone, email=email, status={"pending": "unverified"}.get(state, state),
+                    email_verified_at=None if state == "pending" else timezone.now())
+
+
+def test_no_metric_tells_a_known_identifier_from_an_unknown_one(client, api):
+    """Sign-up, a sign-in code request and a wrong code, by phone and by email, for each
+    kind of account: every sample of /metrics moves the same for all of them."""
+    from django.core.cache import cache
+
+    moved = {}
+    for i, state in enumerate(STATES):
+        phone, email = f"+44740012346{i}", f"{state}@example.com"
+        _user_in(state, phone, email)
+        cache.clear()  # each row its own per-IP budget
+        before = scrape(client)
+        api.post("/api/v1/auth/signup", {"phone_number": phone, "country_id": "GB", "name": "X"}, format="json")
+        for ident in ({"phone_number": phone}, {"email": email}):
+            api.post("/api/v1/auth/otp", ident, format="json")
+            wait_idle()
+            api.post("/api/v1/auth/otp/verify", {**ident, "otp": "000000"}, format="json")
+        api.post("/api/v1/auth/signup/verify", {"phone_number": phone, "otp": "000000"}, format="json")
+        wait_idle()
+        after = scrape(client)
+        moved[state] = {key: after[key] - before.get(key, 0.0) for key in after
+                        # durations are the timing proofs' business; _created is when a label set first appeared
+                        if key[0].startswith("authn_") and not key[0].startswith("authn_http_request_duration")
+                        and not key[0].endswith("_created") and after[key] != before.get(key, 0.0)}
+    differ = {state: set(moved[state].items()) ^ set(moved["unknown"].items()) for state in STATES}
+    assert not any(differ.values()), differ
+    assert moved["unknown"][("authn_otp_failed_total", frozenset({("channel", "email"), ("purpose", "signin"),
+                                                                  ("reason", "invalid")}))] == 1
+
+
 def test_metrics_need_the_bearer_token_when_one_is_configured(client, settings):
-    authenticator_settings(settings, METRICS_TOKEN="scrape-me-9f1c")
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me-9f1c")

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 from tqdm import tqdm
 
+from accounts.services import user_email_claims_purge
 from otp.services import otps_purge_expired
 from sessions_log.services import login_states_purge
 
@@ -18,7 +19,8 @@ from ..base import FlowCommand, input_error
 
 class Command(FlowCommand):
     help = ("Mark login states whose tokens can no longer be refreshed expired, then delete OTPs that expired more than --otps-older-than days ago and ended login states "
-            "that ended more than --login-states-older-than days ago, --batch-size rows at a time. "
+            "that ended more than --login-states-older-than days ago, and unverified emails of accounts unchanged for "
+            "--email-claims-older-than days, --batch-size rows at a time. "
             "A progress bar shows on a terminal; the counts are printed at the end.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +28,9 @@ class Command(FlowCommand):
                             help="Expired for longer than this many days (default 1)")
         parser.add_argument("--login-states-older-than", type=float, default=90.0, metavar="DAYS",
                             help="Ended for longer than this many days (default 90); active sessions are never purged")
+        parser.add_argument("--email-claims-older-than", type=float, default=30.0, metavar="DAYS",
+                            help="Drop unverified emails from accounts unchanged for this many days (default 30); "
+                                 "verified emails stay")
         parser.add_argument("--batch-size", type=int, default=5000, help="Rows per DELETE (default 5000)")
 
     def run(self, **options: Any) -> None:
@@ -33,7 +38,7 @@ class Command(FlowCommand):
         if not 1 <= batch <= 100_000:
             raise input_error("batch_size", "Must be between 1 and 100000.", "out_of_range")
         ages = {}
-        for name in ("otps_older_than", "login_states_older_than"):
+        for name in ("otps_older_than", "login_states_older_than", "email_claims_older_than"):
             days = options[name]
             if not 0 <= days <= 36500:  # also refuses nan
                 raise input_error(name, "Must be a number of days from 0 to 36500.", "out_of_range")
@@ -48,11 +53,14 @@ class Command(FlowCommand):
         for key, purge, age, label in (
             ("otps", otps_purge_expired, ages["otps_older_than"], "OTPs"),
             ("login_states", login_states_purge, ages["login_states_older_than"], "login states"),
+            ("email_claims", user_email_claims_purge, ages["email_claims_older_than"], "unverified email claims"),
         ):
             with tqdm(desc=f"purging {label}", unit=" rows", file=bar_stream, disable=not show, leave=True) as bar:
                 counts[key] = purge(older_than=age, batch_size=batch, progress=bar.update)
         tokens = tokenizer_purge()
         text = f"purged {counts['otps']} OTPs and {counts['login_states']} login states"
+        if counts["email_claims"]:
+            text += f", cleared {counts['email_claims']} unverified email claims"
         if any(tokens.values()):
             counts["tokenizer"] = tokens
             text += ", and " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in tokens.items())

@@ -24,6 +24,7 @@ class Command(FlowCommand):
         sent = signup_start(
             phone_number=options["phone"], country_id=options["country"], name=options["name"],
             salutation=options["salutation"] or None, email=options["email"] or None,
+            wait=True,  # an operator: the send happens before the command ends, its failure is the exit status
         )
         self.emit(otp_sent_data(sent), f"code sent by {sent.channel}; it expires in {sent.expires_in} s, "
                                        f"a new one can be asked for after {sent.resend_after} s")
