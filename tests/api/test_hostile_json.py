@@ -12,7 +12,7 @@ import json
 import pytest
 from django.urls import get_resolver
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # sign-up writes from a background job
 
 # Every route of the REST API with a body, and the methods that take one.
 BODY_ENDPOINTS = [
