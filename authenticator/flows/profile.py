@@ -56,7 +56,7 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
 
 
 def profile_verify_email(*, user: User, code: str) -> User:
-    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code), channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
+    checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, code=code), channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
     from django.db import transaction
 
     with transaction.atomic():

@@ -2,7 +2,10 @@
 
 The request answers the same — status, body and time — for every identifier: known,
 unknown, blocked or unverified. Only the lookup happens before the answer; whether a
-code is made and sent is decided in the background.
+code is made and sent is decided in the background. An identifier that gets no code
+gets a decoy instead (otp.services), and verify counts its tries against that, so that
+verifying answers alike too: ``invalid_otp`` five times then ``too_many_attempts``,
+``otp_expired`` once the (decoy) code has run out, whoever the identifier belongs to.
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from __future__ import annotations
 from accounts.models import UserStatus
 from otp.delivery import deliver
 from otp.models import OtpPurpose
-from otp.services import otp_check, otp_consume, otp_issue
+from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
 
 from .. import metrics
 from ..background import submit_after_response
 from ..conf import app_settings
-from ..errors import InvalidOtp
 from ..throttling import otp_send_allowed
 from .common import Device, Identifier, OtpSent, SignedIn, sign_in_complete, user_assert_can_sign_in, user_for_identifier
 from .messages import SUBJECTS, code_message
@@ -31,17 +33,14 @@ def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
                               name="sign-in code")
     else:
         # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
-        # time a job takes to be queued.
-        submit_after_response(_nothing, name="sign-in code")
+        # time a job takes to be queued; the decoy is written by the same kind of job.
+        value = identifier.value
+        submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN), name="sign-in code")
     return OtpSent(
         channel=identifier.channel,
         expires_in=int(app_settings.OTP_TTL),
         resend_after=int(app_settings.OTP_RESEND_COOLDOWN),
     )
-
-
-def _nothing() -> None:
-    pass
 
 
 def _send_sign_in_code(*, user_id: int, to: str, channel: str) -> None:
@@ -58,16 +57,12 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
         identity = continuation_read(google_continuation)
     user = user_for_identifier(identifier)
-    if user is None:
-        raise InvalidOtp()
     method = "otp_sms" if identifier.kind == "phone" else "otp_email"
 
     def check():
-        checked = metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code),
-                                      channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
-        if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
-            raise InvalidOtp()
-        return checked
+        if user is None or user.status != UserStatus.ACTIVE:  # it got a decoy, not a code
+            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code)
 
     def consume(checked) -> None:
         user_assert_can_sign_in(user=user)
@@ -77,4 +72,5 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method=method, check=check, before=consume)
+    return sign_in_complete(user=user, device=device, method=method, before=consume,
+                            check=lambda: metrics.otp_checked(check, channel=identifier.channel, purpose=OtpPurpose.SIGNIN))

@@ -11,11 +11,11 @@ from accounts.selectors import user_email_taken, user_get_by_phone
 from accounts.services import phone_and_country, user_create, user_update_unverified, user_set_status, validation_to_input_error
 from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
-from otp.services import otp_check, otp_consume, otp_issue
+from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
 
 from .. import metrics
 from ..conf import app_settings
-from ..errors import EmailTaken, InvalidOtp
+from ..errors import EmailTaken
 from ..throttling import otp_send_allowed
 from .common import Device, OtpSent, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
@@ -56,6 +56,7 @@ def signup_start(
             raise EmailTaken()
         if user is not None and user.status != UserStatus.UNVERIFIED:
             deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
+            otp_decoy_issue(identifier=phone, purpose=OtpPurpose.SIGNUP)  # verify answers as for a new number
             return _sent(OtpChannel.SMS)
         if user is None:
             user = user_create(
@@ -88,13 +89,14 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     except ValidationError as exc:
         raise validation_to_input_error(exc, "phone_number")
     user = user_get_by_phone(phone_number=phone)
-    if user is None or user.status != UserStatus.UNVERIFIED:
-        raise InvalidOtp()
     identity = _continuation(google_continuation)
 
     def check():
-        return metrics.otp_checked(lambda: otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code),
-                                   channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
+        # No pending sign-up (a new number, or one with an account): a decoy's answers,
+        # the same as a pending sign-up's code would give.
+        if user is None or user.status != UserStatus.UNVERIFIED:
+            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code)
 
     def activate(checked) -> None:
         otp_consume(checked=checked)
@@ -105,7 +107,8 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method="otp_sms", check=check, before=activate)
+    return sign_in_complete(user=user, device=device, method="otp_sms", before=activate,
+                            check=lambda: metrics.otp_checked(check, channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP))
 
 
 def _continuation(token: str | None):
