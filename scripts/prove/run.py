@@ -34,6 +34,7 @@ from .proofs import (
     hostile_input,
     phone_spellings,
     sign_up,
+    support_reset_of,
 )
 
 PROOF_ENV = {"OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "100000"}
@@ -96,13 +97,18 @@ def main() -> int:
             phone = unique_phone(3_000_000 + run_id)
             r = brute_force(make, gateway, phone=phone, email=f"victim{run_id}@example.com", parallel=50,
                             expire=expire_codes_of(args.database_url, phone),
-                            verify_email=email_verified_of(args.database_url, phone))
-            good = r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 24
+                            verify_email=email_verified_of(args.database_url, phone),
+                            support_reset=support_reset_of(args.database_url, phone))
+            owner = (r.owner_fresh_code_after_attack, r.owner_email_while_phone_locked, r.owner_phone_after_support_reset)
+            good = (r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 100
+                    and all(n <= 50 for n in r.per_channel_allowed.values()) and owner == ("ok", "ok", "ok"))
             ok &= good
             print(f"[{verdict(good)}] brute force: guesses one code allowed: max {r.max_per_code} (per code {r.per_code_allowed}); "
                   f"parallel burst of 50 with rotating X-Forwarded-For: {r.parallel_allowed} compared {r.parallel_answers}; "
-                  f"one account allowed {r.account_allowed} in all over {r.codes_sent} codes (limit 20 wrong tries/day + 4); "
-                  f"the right code after lockout: {sorted(set(r.right_code_after_lockout))}")
+                  f"one account allowed {r.account_allowed} in all over {r.codes_sent} codes, per channel {r.per_channel_allowed} "
+                  f"(limit 100 wrong tries per 30 days, 50 per channel); the right code after lockout: "
+                  f"{sorted(set(r.right_code_after_lockout))}; the owner: fresh code after an attack {owner[0]}, "
+                  f"email while the phone is locked {owner[1]}, phone after support's reset {owner[2]}")
         if "redeem" in only:
             started = time.monotonic()
             if grpc:
