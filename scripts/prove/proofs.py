@@ -388,6 +388,78 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
                                phone_prefix="+44743", email_prefix="")
 
 
+# --- verify oracles ---------------------------------------------------------------------
+VERIFY_KINDS = ("unknown_phone", "active_phone", "blocked_phone", "suspended_phone", "deleted_phone", "pending_phone",
+                "unknown_email", "verified_email", "unverified_email")
+
+
+@dataclass
+class VerifyEnumeration:
+    requests: int = 0
+    shapes: list[str] = field(default_factory=list)  # distinct status/body/header names over every kind
+    medians_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gap_ms(self) -> float:  # the slowest kind's median minus the fastest's
+        return max(self.medians_ms.values()) - min(self.medians_ms.values())
+
+
+def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed: int = 11, warmup: int = 20,
+                       guesses: int = 4) -> VerifyEnumeration:
+    """Wrong guesses at POST /auth/otp/verify, interleaved at random over identifiers of
+    every kind in VERIFY_KINDS, each of which first asked for a code (real or decoy, in
+    the background: not timed). ``guesses`` per identifier stay under the per-code limit,
+    so every answer should be the same ``invalid_otp`` — and take the same time."""
+    import httpx
+
+    rng = random.Random(seed)
+    per_kind = max(1, n // len(VERIFY_KINDS) // guesses)
+    tag = f"{rng.randrange(16**6):06x}"
+    base = rng.randrange(1_000_000, 8_000_000)
+    candidates = [unique_phone(base + i, prefix="+44752") for i in range(3 * len(VERIFY_KINDS) * per_kind)]
+    with psycopg.connect(database_url) as db:
+        taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
+    free = iter(p for p in candidates if p not in taken)
+    idents: dict[str, list[dict[str, str]]] = {}
+    accounts: list[tuple[str, str, str]] = []  # phone, email, kind
+    for kind in VERIFY_KINDS:
+        idents[kind] = []
+        for i in range(per_kind):
+            phone, email = next(free), f"v{i}.{kind}.{tag}@example.com"
+            if kind != "unknown_phone" and kind != "unknown_email":
+                accounts.append((phone, email, kind))
+            idents[kind].append({"email": email} if kind.endswith("_email") else {"phone_number": phone})
+    seed_active_users(database_url, [a[0] for a in accounts], [a[1] for a in accounts])
+    statuses = {"blocked_phone": "blocked", "suspended_phone": "suspended", "deleted_phone": "deleted",
+                "pending_phone": "unverified"}
+    with psycopg.connect(database_url, autocommit=True) as db:
+        for phone, _email, kind in accounts:
+            if kind in statuses:
+                db.execute("UPDATE users SET status = %s WHERE phone_number = %s", [statuses[kind], phone])
+            elif kind == "verified_email":
+                db.execute("UPDATE users SET email_verified_at = now() WHERE phone_number = %s", [phone])
+    plan = [(kind, ident) for kind, some in idents.items() for ident in some for _ in range(guesses)]
+    rng.shuffle(plan)
+    times: dict[str, list[float]] = {kind: [] for kind in VERIFY_KINDS}
+    shapes: set[str] = set()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for i in range(warmup):
+            client.post("/api/v1/auth/otp/verify", json={"email": f"warm{i}.{tag}@example.org", "otp": "000000"})
+        for some in idents.values():
+            for ident in some:
+                assert client.post("/api/v1/auth/otp", json=ident).status_code == 202
+        time.sleep(1.0)  # the codes and decoys are written after the answers
+        for kind, ident in plan:
+            started = time.perf_counter()
+            response = client.post("/api/v1/auth/otp/verify", json={**ident, "otp": "000000"})
+            times[kind].append(time.perf_counter() - started)
+            headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
+            shapes.add(_shape(response.status_code, response.json(), headers))
+    out = VerifyEnumeration(requests=len(plan), shapes=sorted(shapes))
+    out.medians_ms = {kind: statistics.median(v) * 1000 for kind, v in times.items()}
+    return out
+
+
 # --- hostile input --------------------------------------------------------------------
 PUBLIC_POSTS = ["/api/v1/auth/signup", "/api/v1/auth/signup/verify", "/api/v1/auth/otp", "/api/v1/auth/otp/verify",
                 "/api/v1/auth/token/refresh", "/api/v1/auth/google"]

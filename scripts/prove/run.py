@@ -1,7 +1,7 @@
 """Run every security proof at full size against a live server and print the figures.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/authn_prove REDIS_URL=redis://127.0.0.1:6379/8 \\
-        .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,hostile,spellings,fuzz]
+        .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,verify,hostile,spellings,fuzz]
     ... -m scripts.prove.run --transport grpc      # brute, redeem, enum over gRPC
 
 Sizes (issue defaults): 50 parallel guesses; 200 trials x 16 processes; 1,000 interleaved
@@ -35,10 +35,11 @@ from .proofs import (
     phone_spellings,
     sign_up,
     support_reset_of,
+    verify_enumeration,
 )
 
 PROOF_ENV = {"OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "100000"}
-ALL = ("brute", "redeem", "enum", "hostile", "spellings", "fuzz")
+ALL = ("brute", "redeem", "enum", "verify", "hostile", "spellings", "fuzz")
 OVER_GRPC = ("brute", "redeem", "enum")  # the others are about HTTP itself
 WORKERS, THREADS = 4, 4
 
@@ -134,6 +135,13 @@ def main() -> int:
                   f"body shapes per channel {[len(v) for v in r.body_shapes.values()]}; medians ms "
                   f"{ {k: round(v, 2) for k, v in r.medians_ms.items()} }; median gap known-unknown ms "
                   f"{ {k: round(v, 2) for k, v in r.gap_ms.items()} } (goal <= 5)")
+        if "verify" in only and not grpc:
+            r = verify_enumeration(server.base_url, args.database_url, n=args.requests * 2, seed=run_id)
+            good = len(r.shapes) == 1 and r.gap_ms <= 5.0
+            ok &= good
+            print(f"[{verdict(good)}] verify oracles: {r.requests} interleaved wrong guesses over {len(r.medians_ms)} "
+                  f"identifier states; distinct answers {len(r.shapes)}; medians ms "
+                  f"{ {k: round(v, 2) for k, v in r.medians_ms.items()} }; slowest - fastest {r.gap_ms:.2f} ms (goal <= 5)")
         if "hostile" in only:
             tr = make()
             token = sign_up(tr, gateway, unique_phone(4_000_000 + run_id)).body["tokens"]["access_token"]
