@@ -6,11 +6,34 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+SUPPORT_PERMISSIONS = ["view_otplockoutreset", "add_otplockoutreset"]
+
+
+def support_may_reset_lockouts(apps, schema_editor) -> None:
+    """Support staff (accounts 0004's group) see resets and add them: the owner's way back."""
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    alias = schema_editor.connection.alias
+    group = apps.get_model("auth", "Group").objects.using(alias).filter(name="Support").first()
+    if group is None:
+        return
+    app_config = apps.get_app_config("otp")
+    app_config.models_module = True  # as in accounts 0004: historical app configs have none
+    create_contenttypes(app_config, verbosity=0, using=alias, apps=apps)
+    create_permissions(app_config, verbosity=0, using=alias, apps=apps)
+    app_config.models_module = None
+    Permission = apps.get_model("auth", "Permission")
+    for codename in SUPPORT_PERMISSIONS:
+        group.permissions.add(Permission.objects.using(alias).get(content_type__app_label="otp", codename=codename))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('otp', '0003_sonyflake_field'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ('accounts', '0004_support_group'),
     ]
 
     operations = [
@@ -51,4 +74,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['user', 'channel', '-reset_at'], name='otp_resets_user_channel_idx')],
             },
         ),
+        migrations.RunPython(support_may_reset_lockouts, migrations.RunPython.noop),
     ]
