@@ -23,8 +23,9 @@ from .common import Device, Identifier, OtpSent, SignedIn, sign_in_complete, use
 from .messages import SUBJECTS, code_message
 
 
-def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
-    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN)
+def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> OtpSent:
+    """``ip``: the client's address; the send limits count per identifier and address."""
+    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip)
     user = user_for_identifier(identifier)
     if user is not None and user.status == UserStatus.ACTIVE:
         # The job takes the id and address, not the row: it needs nothing else of it.

@@ -29,6 +29,7 @@ def signup_start(
     salutation: str | None = None,
     email: str | None = None,
     google_continuation: str | None = None,
+    ip: str | None = None,
 ) -> OtpSent:
     """Create the user as ``unverified`` and send a sign-up code by SMS.
 
@@ -47,7 +48,7 @@ def signup_start(
         if not email and identity.email_verified:
             email = identity.email
     phone, country = phone_and_country(phone_number=phone_number, country_id=country_id)
-    otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
+    otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
         # Checked the same way whether or not the number has an account, so the answer

@@ -221,3 +221,15 @@ def test_email_spellings_differing_in_case_share_one_send_limit(api):
     request_code(api, email="ann@example.com")
     response = api.post("/api/v1/auth/otp", {"email": "ANN@example.com"}, format="json")
     assert response.status_code == 429
+
+
+def test_someone_asking_for_codes_from_another_address_does_not_keep_the_owner_from_one(api, settings):
+    from rest_framework.test import APIClient
+
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "OTP_RESEND_COOLDOWN": 0}
+    UserFactory(phone_number=PHONE)
+    attacker = APIClient(REMOTE_ADDR="203.0.113.66")
+    answers = [attacker.post("/api/v1/auth/otp", {"phone_number": PHONE}, format="json").status_code for _ in range(6)]
+    assert answers == [202] * 5 + [429]
+    assert request_code(api, phone_number=PHONE).status_code == 202
+    assert verify(api, last_code_to(PHONE), phone_number=PHONE).status_code == 200
