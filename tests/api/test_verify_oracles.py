@@ -209,3 +209,20 @@ def test_sign_up_verify_answers_alike_for_a_pending_sign_up_and_every_other_stat
     # "unknown" and "pending" are real sign-ups (the attacker's request starts or renews
     # one); the others are numbers with an account, which get a decoy.
     assert_alike(play(transport, sequence, "signup", phone_cases("3")), SEQUENCES[sequence][1])
+
+
+@pytest.mark.parametrize("state", PHONE_STATES)
+def test_a_wrong_guess_costs_the_same_statements_in_every_state(state):
+    """Time follows work: a decoy's try is the same statements as a code's try."""
+    from django.test.utils import CaptureQueriesContext
+
+    phone = "+447400600001"
+    make_account(state, phone, "someone@example.com")
+    client = Rest(APIClient(REMOTE_ADDR="198.51.100.7"))
+    client.request("signin", {"phone_number": phone})
+    wait_idle()
+    with CaptureQueriesContext(connection) as ctx:
+        answer = client.verify("signin", {"phone_number": phone}, guess(phone))
+    assert code_of(answer) == INVALID
+    shapes = [q["sql"].split(" ")[0] for q in ctx.captured_queries]
+    assert shapes == ["SELECT", "BEGIN", "UPDATE", "COMMIT"], shapes  # the account, then the counted try (code or decoy)
