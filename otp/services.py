@@ -65,22 +65,20 @@ def failure_window() -> timedelta:
     return timedelta(seconds=int(app_settings.OTP_FAILURE_WINDOW))
 
 
-# The tries a new code is born with: none while its channel has OTP_MAX_ATTEMPTS or more
-# left under the ceiling; past that, the ones it may not use (all, at the ceiling).
-_BORN = """CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-            WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
-            ELSE f.failures + %(max_attempts)s - %(ceiling)s END"""
-
-# One statement, so a sign-in code costs one round trip. Wrong tries of the channel in the
-# window: every try made (not the ones a code was born without), minus the right try of
-# each used code; support's latest reset
-# starts the count afresh. Only the latest code of a purpose and channel is looked at by
-# verify, so older ones need no UPDATE to die.
-_ISSUE_SQL = f"""
+# One statement, so a sign-in code costs one round trip. The tries a new code is born
+# with (``born.n``): none while its channel has OTP_MAX_ATTEMPTS or more left under the
+# ceiling; past that, the ones it may not use (all, at the ceiling). The channel's wrong
+# tries in the window (``f.failures``): every try made (not those a code was born
+# without), minus the right try of each used code; support's latest reset starts the
+# count afresh. Only the latest code of a purpose and channel is looked at by verify, so
+# older ones need no UPDATE to die.
+_ISSUE_SQL = """
 INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, created_at, expired_at,
                   consumed_at)
 SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(now)s, %(expires)s, NULL
-FROM (SELECT {_BORN} AS n FROM (
+FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
+                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
+                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
       SELECT COALESCE(SUM(attempts - born_attempts), 0) - COUNT(consumed_at) AS failures FROM otps
       WHERE user_id = %(user_id)s AND channel = %(channel)s AND created_at >= %(since)s
         AND created_at >= COALESCE((SELECT MAX(reset_at) FROM otp_lockout_resets
@@ -89,10 +87,12 @@ RETURNING attempts
 """
 
 # The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
-_DECOY_SQL = f"""
+_DECOY_SQL = """
 INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, created_at, expired_at)
 SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(now)s, %(expires)s
-FROM (SELECT {_BORN} AS n FROM (
+FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
+                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
+                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
       SELECT COALESCE(SUM(attempts - born_attempts), 0) AS failures FROM otp_decoys
       WHERE key = %(key)s AND created_at >= %(since)s) AS f) AS born
 RETURNING attempts
