@@ -226,3 +226,22 @@ def test_a_wrong_guess_costs_the_same_statements_in_every_state(state):
     assert code_of(answer) == INVALID
     shapes = [q["sql"].split(" ")[0] for q in ctx.captured_queries]
     assert shapes == ["SELECT", "BEGIN", "UPDATE", "COMMIT"], shapes  # the account, then the counted try (code or decoy)
+
+
+def test_with_redis_down_the_answers_are_still_alike(settings):
+    """The per-code limit and the decoys live in PostgreSQL: a cache outage (every limit
+    in Redis failing open) changes nothing in what verify tells."""
+    from django.core.cache import caches
+
+    from scripts.prove.harness import free_port
+
+    cases = phone_cases("5")
+    dead = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {**settings.CACHES["default"].get("OPTIONS", {}), "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}
+    settings.CACHES = {"default": dead}
+    try:
+        client = Rest(APIClient(REMOTE_ADDR="198.51.100.7"))
+        answers = {label: request_then_six_wrong(client, "signin", ident, to) for label, ident, to in cases}
+    finally:
+        caches["default"].close()
+    assert_alike(answers, SEQUENCES["request_then_six_wrong"][1])

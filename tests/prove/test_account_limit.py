@@ -171,3 +171,21 @@ def test_send_limits_fail_open_when_redis_is_unreachable(settings):
             otp_send_allowed(identifier="+447400123456", purpose=OtpPurpose.SIGNIN)
     finally:
         caches["default"].close()
+
+
+def test_purging_deletes_spent_decoys_and_keeps_those_whose_wrong_tries_still_count():
+    from datetime import timedelta
+
+    from authenticator.errors import InvalidOtp
+    from otp.models import OtpDecoy
+    from otp.services import otp_check_decoy, otp_decoy_issue, otps_purge_expired
+
+    otp_decoy_issue(identifier="+447400999998", purpose=OtpPurpose.SIGNIN)  # never guessed
+    otp_decoy_issue(identifier="+447400999999", purpose=OtpPurpose.SIGNIN)
+    with pytest.raises(InvalidOtp):
+        otp_check_decoy(identifier="+447400999999", purpose=OtpPurpose.SIGNIN, code="123456")
+    OtpDecoy.objects.update(expired_at=models_now() - timedelta(days=2))
+    assert otps_purge_expired(older_than=timedelta(days=1)) == 1
+    assert list(OtpDecoy.objects.values_list("attempts", flat=True)) == [1]
+    OtpDecoy.objects.update(created_at=models_now() - timedelta(days=31))
+    assert otps_purge_expired(older_than=timedelta(days=1)) == 1
