@@ -404,19 +404,18 @@ class VerifyEnumeration:
         return max(self.medians_ms.values()) - min(self.medians_ms.values())
 
 
-def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed: int = 11, warmup: int = 20,
-                       guesses: int = 4) -> VerifyEnumeration:
-    """Wrong guesses at POST /auth/otp/verify, interleaved at random over identifiers of
-    every kind in VERIFY_KINDS, each of which first asked for a code (real or decoy, in
-    the background: not timed). ``guesses`` per identifier stay under the per-code limit,
-    so every answer should be the same ``invalid_otp`` — and take the same time."""
-    import httpx
-
+def verify_enumeration_run(request: Ask, verify: Ask, database_url: str, *, n: int, seed: int, warmup: int,
+                           guesses: int, phone_prefix: str) -> VerifyEnumeration:
+    """Wrong guesses through ``verify(body)``, interleaved at random over identifiers of
+    every kind in VERIFY_KINDS, each of which first asked for a code through
+    ``request(body)`` (real or decoy, made in the background: not timed). ``guesses`` per
+    identifier stay under the per-code limit, so every answer should be the same
+    ``invalid_otp`` — and take the same time. Both return (status, body, header names)."""
     rng = random.Random(seed)
     per_kind = max(1, n // len(VERIFY_KINDS) // guesses)
     tag = f"{rng.randrange(16**6):06x}"
     base = rng.randrange(1_000_000, 8_000_000)
-    candidates = [unique_phone(base + i, prefix="+44752") for i in range(3 * len(VERIFY_KINDS) * per_kind)]
+    candidates = [unique_phone(base + i, prefix=phone_prefix) for i in range(3 * len(VERIFY_KINDS) * per_kind)]
     with psycopg.connect(database_url) as db:
         taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
     free = iter(p for p in candidates if p not in taken)
@@ -426,7 +425,7 @@ def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed:
         idents[kind] = []
         for i in range(per_kind):
             phone, email = next(free), f"v{i}.{kind}.{tag}@example.com"
-            if kind != "unknown_phone" and kind != "unknown_email":
+            if not kind.startswith("unknown_"):
                 accounts.append((phone, email, kind))
             idents[kind].append({"email": email} if kind.endswith("_email") else {"phone_number": phone})
     seed_active_users(database_url, [a[0] for a in accounts], [a[1] for a in accounts])
@@ -442,22 +441,39 @@ def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed:
     rng.shuffle(plan)
     times: dict[str, list[float]] = {kind: [] for kind in VERIFY_KINDS}
     shapes: set[str] = set()
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        for i in range(warmup):
-            client.post("/api/v1/auth/otp/verify", json={"email": f"warm{i}.{tag}@example.org", "otp": "000000"})
-        for some in idents.values():
-            for ident in some:
-                assert client.post("/api/v1/auth/otp", json=ident).status_code == 202
-        time.sleep(1.0)  # the codes and decoys are written after the answers
-        for kind, ident in plan:
-            started = time.perf_counter()
-            response = client.post("/api/v1/auth/otp/verify", json={**ident, "otp": "000000"})
-            times[kind].append(time.perf_counter() - started)
-            headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
-            shapes.add(_shape(response.status_code, response.json(), headers))
+    for i in range(warmup):  # connections, imports, caches: not part of the figure
+        verify({"email": f"warm{i}.{tag}@example.org", "otp": "000000"})
+    for some in idents.values():
+        for ident in some:
+            asked = request(ident)
+            assert asked[0] in (202, "OK"), asked
+    time.sleep(1.0)  # the codes and decoys are written after the answers
+    for kind, ident in plan:
+        started = time.perf_counter()
+        status, data, header_names = verify({**ident, "otp": "000000"})
+        times[kind].append(time.perf_counter() - started)
+        shapes.add(_shape(status, data, header_names))
     out = VerifyEnumeration(requests=len(plan), shapes=sorted(shapes))
     out.medians_ms = {kind: statistics.median(v) * 1000 for kind, v in times.items()}
     return out
+
+
+def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed: int = 11, warmup: int = 20,
+                       guesses: int = 4) -> VerifyEnumeration:
+    """Verify oracles over REST: POST /auth/otp, then POST /auth/otp/verify."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        def post(path: str) -> Ask:
+            def ask(body: dict[str, str]) -> tuple[int, Any, tuple[str, ...]]:
+                response = client.post(path, json=body)
+                headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
+                return response.status_code, response.json(), headers
+
+            return ask
+
+        return verify_enumeration_run(post("/api/v1/auth/otp"), post("/api/v1/auth/otp/verify"), database_url, n=n,
+                                      seed=seed, warmup=warmup, guesses=guesses, phone_prefix="+44752")
 
 
 # --- hostile input --------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/authn_prove REDIS_URL=redis://127.0.0.1:6379/8 \\
         .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,verify,hostile,spellings,fuzz]
-    ... -m scripts.prove.run --transport grpc      # brute, redeem, enum over gRPC
+    ... -m scripts.prove.run --transport grpc      # brute, redeem, enum, verify over gRPC
 
 Sizes (issue defaults): 50 parallel guesses; 200 trials x 16 processes; 1,000 interleaved
 sign-in requests; every hostile input at every endpoint; schemathesis with 200 examples
@@ -22,7 +22,11 @@ import subprocess
 import sys
 import time
 
-from .grpc_proofs import concurrent_redemption_grpc, enumeration_grpc
+from .grpc_proofs import (
+    concurrent_redemption_grpc,
+    enumeration_grpc,
+    verify_enumeration_grpc,
+)
 from .harness import PYTHON, ROOT, grpc_target, running, transport, unique_phone
 from .proofs import (
     SPELLINGS,
@@ -40,7 +44,7 @@ from .proofs import (
 
 PROOF_ENV = {"OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "100000"}
 ALL = ("brute", "redeem", "enum", "verify", "hostile", "spellings", "fuzz")
-OVER_GRPC = ("brute", "redeem", "enum")  # the others are about HTTP itself
+OVER_GRPC = ("brute", "redeem", "enum", "verify")  # the others are about HTTP itself
 WORKERS, THREADS = 4, 4
 
 
@@ -135,8 +139,11 @@ def main() -> int:
                   f"body shapes per channel {[len(v) for v in r.body_shapes.values()]}; medians ms "
                   f"{ {k: round(v, 2) for k, v in r.medians_ms.items()} }; median gap known-unknown ms "
                   f"{ {k: round(v, 2) for k, v in r.gap_ms.items()} } (goal <= 5)")
-        if "verify" in only and not grpc:
-            r = verify_enumeration(server.base_url, args.database_url, n=args.requests * 2, seed=run_id)
+        if "verify" in only:
+            if grpc:
+                r = verify_enumeration_grpc(grpc_target(server), args.database_url, n=args.requests * 2, seed=run_id)
+            else:
+                r = verify_enumeration(server.base_url, args.database_url, n=args.requests * 2, seed=run_id)
             good = len(r.shapes) == 1 and r.gap_ms <= 5.0
             ok &= good
             print(f"[{verdict(good)}] verify oracles: {r.requests} interleaved wrong guesses over {len(r.medians_ms)} "

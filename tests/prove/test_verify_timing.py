@@ -26,3 +26,14 @@ def test_wrong_guesses_answer_alike_in_body_and_time_for_every_account_state(liv
     assert len(result.shapes) == 1, result.shapes
     assert '"code": "invalid_otp"' in result.shapes[0]
     assert result.gap_ms <= GAP_GOAL_MS
+
+
+def test_over_grpc_too(live_grpc):
+    from scripts.prove.grpc_proofs import verify_enumeration_grpc
+
+    result = verify_enumeration_grpc(live_grpc.target, live_grpc.database_url, n=REQUESTS)
+    print(f"\ngRPC verify enumeration: {result.requests} requests, medians ms "
+          f"{ {k: round(v, 2) for k, v in result.medians_ms.items()} }, gap {result.gap_ms:.2f} ms")
+    assert len(result.shapes) == 1, result.shapes
+    assert '"code": "invalid_otp"' in result.shapes[0]
+    assert result.gap_ms <= GAP_GOAL_MS
