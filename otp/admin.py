@@ -85,14 +85,14 @@ class OtpLockoutResetAdmin(admin.ModelAdmin):
     audit: never changed or deleted here."""
 
     form = LockoutResetForm
-    list_display = ("reset_at", "user", "channel", "reason", "actor")
+    list_display = ("reset_at", "user", "channel", "reason", "actor", "actor_label")
     list_filter = ("channel",)
     search_fields = ("user__phone_number", "user__email", "user__name")
     raw_id_fields = ("user",)
     list_select_related = ("user", "actor")
 
     def get_readonly_fields(self, request, obj=None):
-        return ("user", "channel", "reason", "actor", "reset_at") if obj is not None else ()
+        return ("user", "channel", "reason", "actor", "actor_label", "reset_at") if obj is not None else ()
 
     def save_model(self, request, obj: OtpLockoutReset, form, change) -> None:
         target = form.cleaned_data["user"]
@@ -100,7 +100,7 @@ class OtpLockoutResetAdmin(admin.ModelAdmin):
         if (target.is_staff or target.is_superuser) and not request.user.is_superuser:
             raise PermissionDenied("Only a superuser can act on a staff account.")
         saved = otp_lockout_reset(user_id=target.pk, channel=form.cleaned_data["channel"],
-                                  reason=form.cleaned_data["reason"], actor_id=request.user.pk)
+                                  reason=form.cleaned_data["reason"], actor_id=request.user.pk, actor_label="admin")
         obj.pk, obj.reset_at, obj.actor_id = saved.pk, saved.reset_at, saved.actor_id
         obj._state.adding = False
 

@@ -83,6 +83,7 @@ class OtpLockoutReset(models.Model):
     channel = models.CharField(max_length=8, choices=OtpChannel.choices)
     reason = models.CharField(max_length=255)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=64, blank=True, default="")  # "admin", "cli:<os user>"
     reset_at = models.DateTimeField()
 
     class Meta:

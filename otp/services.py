@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -172,7 +173,7 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str) -> Checked
     return CheckedOtp(id=otp_id, sent_to=sent_to, channel=channel)
 
 
-def otp_check_decoy(*, identifier: str, purpose: str, code: str) -> CheckedOtp:
+def otp_check_decoy(*, identifier: str, purpose: str, code: str) -> NoReturn:
     """``otp_check`` for an identifier that gets no real code: the same statements and
     answers (the try counted against its decoy), except that no code is ever right."""
     now = timezone.now()
@@ -276,11 +277,14 @@ def otp_lockout_status(*, user_id: int, channel: str) -> Lockout:
 
 
 @transaction.atomic
-def otp_lockout_reset(*, user_id: int, channel: str, reason: str, actor_id: int | None) -> OtpLockoutReset:
+def otp_lockout_reset(*, user_id: int, channel: str, reason: str, actor_id: int | None = None,
+                      actor_label: str = "") -> OtpLockoutReset:
     """Support's way back for an owner locked out by guessers: wrong tries so far no
     longer count on ``channel``; the reset is the audit (who, why, when)."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("A reset needs a reason.")
+    if channel not in CHANNELS:
+        raise InvalidInput(f"No such channel: {channel!r}.")
     return OtpLockoutReset.objects.create(user_id=user_id, channel=channel, reason=reason[:255], actor_id=actor_id,
-                                          reset_at=timezone.now())
+                                          actor_label=actor_label[:64], reset_at=timezone.now())

@@ -64,6 +64,7 @@ class Migration(migrations.Migration):
                 ('id', authenticator.ids.SonyflakeField(default=authenticator.ids.next_id, editable=False, primary_key=True, serialize=False)),
                 ('channel', models.CharField(choices=[('sms', 'SMS'), ('email', 'Email')], max_length=8)),
                 ('reason', models.CharField(max_length=255)),
+                ('actor_label', models.CharField(blank=True, default='', max_length=64)),
                 ('reset_at', models.DateTimeField()),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='otp_lockout_resets', to=settings.AUTH_USER_MODEL)),
