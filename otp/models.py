@@ -31,6 +31,8 @@ class Otp(models.Model):
     # Tries a code was born without: near its channel's ceiling a new code gets only the
     # tries left (none at it). They were never made, so they are no wrong tries.
     born_attempts = models.PositiveSmallIntegerField(default=0)
+    # Who asked for it (a hash of the client address): the code's last try is theirs.
+    asked_from = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     expired_at = models.DateTimeField()
     consumed_at = models.DateTimeField(null=True, blank=True)
@@ -63,6 +65,7 @@ class OtpDecoy(models.Model):
     purpose = models.CharField(max_length=16, choices=OtpPurpose.choices)
     attempts = models.PositiveSmallIntegerField(default=0)
     born_attempts = models.PositiveSmallIntegerField(default=0)
+    asked_from = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField()
     expired_at = models.DateTimeField()
 

@@ -11,7 +11,9 @@ across codes is the account's ceiling: OTP_ACCOUNT_MAX_FAILURES wrong tries per
 OTP_FAILURE_WINDOW, half of it per channel (sms, email), so an attack on one leaves the
 other working. A code is born with only the tries left under its channel's ceiling (none
 once it is reached), so the ceiling is never passed. Support lifts it with
-``otp_lockout_reset``.
+``otp_lockout_reset``. And a code's last try belongs to the address that asked for it:
+guesses from anywhere else stop one short, so a guesser racing the owner for the
+owner's own fresh code cannot make it fail.
 
 An identifier that gets no real code (no account, or one that is not active) gets a
 *decoy*: a row in ``otp_decoys`` keyed by an HMAC of the identifier, issued and checked
@@ -52,6 +54,14 @@ def otp_hash(*, code: str, purpose: str, sent_to: str) -> str:
     return hmac.new(key, f"{purpose}\x1f{sent_to}\x1f{code}".encode(), hashlib.sha256).hexdigest()
 
 
+def address_tag(ip: str | None) -> str:
+    """A short keyed hash of a client address (None: not over the network), not the address."""
+    if not ip:
+        return ""
+    key = str(app_settings.OTP_HMAC_KEY).encode()
+    return hmac.new(key, f"asker\x1f{ip}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def decoy_key(identifier: str) -> str:
     """The decoys' key for a normalised identifier; emails differ only in case for one inbox."""
     key = str(app_settings.OTP_HMAC_KEY).encode()
@@ -74,9 +84,10 @@ def failure_window() -> timedelta:
 # count afresh. Only the latest code of a purpose and channel is looked at by verify, so
 # older ones need no UPDATE to die.
 _ISSUE_SQL = """
-INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, created_at, expired_at,
-                  consumed_at)
-SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(now)s, %(expires)s, NULL
+INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, asked_from, created_at,
+                  expired_at, consumed_at)
+SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
+       %(expires)s, NULL
 FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
                    WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
@@ -89,8 +100,8 @@ RETURNING attempts
 
 # The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
 _DECOY_SQL = """
-INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, created_at, expired_at)
-SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(now)s, %(expires)s
+INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, asked_from, created_at, expired_at)
+SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(asker)s, %(now)s, %(expires)s
 FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
                    WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
@@ -100,32 +111,34 @@ RETURNING attempts
 """
 
 
-def _issue_params(now: datetime) -> dict:
+def _issue_params(now: datetime, ip: str | None) -> dict:
     adapt = connection.ops.adapt_datetimefield_value
-    return {"now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
+    return {"asker": address_tag(ip), "now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
             "since": adapt(now - failure_window()), "ceiling": channel_ceiling(),
             "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS)}
 
 
-def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str) -> tuple[Otp, str]:
-    """Create a new code for the user, ``purpose`` and ``channel``; the previous one stops working."""
+def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str | None = None) -> tuple[Otp, str]:
+    """Create a new code for the user, ``purpose`` and ``channel``, asked for from client
+    address ``ip``; the previous one stops working."""
     now = timezone.now()
     code = otp_generate()
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
               channel=channel, sent_to=sent_to, created_at=now, expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
     with connection.cursor() as cursor:
-        cursor.execute(_ISSUE_SQL, {**_issue_params(now), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
+        cursor.execute(_ISSUE_SQL, {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
                                     "purpose": purpose, "channel": channel, "sent_to": sent_to})
         otp.attempts = otp.born_attempts = cursor.fetchone()[0]
+    otp.asked_from = address_tag(ip)
     otp._state.adding = False
     return otp, code
 
 
-def otp_decoy_issue(*, identifier: str, purpose: str) -> None:
+def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:
     """Record a decoy for ``identifier`` (normalised), which gets no real code."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_DECOY_SQL, {**_issue_params(now), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
+        cursor.execute(_DECOY_SQL, {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
 
 
 @dataclass(frozen=True)
@@ -135,37 +148,41 @@ class CheckedOtp:
     channel: str
 
 
+# A try from anywhere but the asking address may not take the code's last try.
 _CHECK_SQL = (
     "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
     "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND channel = %s"
     "  ORDER BY created_at DESC, id DESC LIMIT 1"
-    ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s RETURNING id, otp, sent_to, channel"
+    ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
+    " RETURNING id, otp, sent_to, channel"
 )
 _CHECK_DECOY_SQL = (
     "UPDATE otp_decoys SET attempts = attempts + 1 WHERE id = ("
     "  SELECT id FROM otp_decoys WHERE key = %s AND purpose = %s"
     "  ORDER BY created_at DESC, id DESC LIMIT 1"
-    ") AND attempts < %s AND expired_at > %s RETURNING id, key"
+    ") AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
+    " RETURNING id, key"
 )
 
 
-def otp_check(*, user_id: int, purpose: str, channel: str, code: str) -> CheckedOtp:
-    """Count one try against the user's live code for ``purpose`` on ``channel`` and
-    compare; does not consume it.
+def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | None = None) -> CheckedOtp:
+    """Count one try (from client address ``ip``) against the user's live code for
+    ``purpose`` on ``channel`` and compare; does not consume it.
 
     The try must stay counted whatever happens after: run it in autocommit, or in a
     transaction that commits even when the code is refused (``sign_in_complete``).
     Call ``otp_consume`` inside the transaction that acts on the success.
     """
-    now = timezone.now()
+    now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     with connection.cursor() as cursor:
-        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, max_attempts, connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, max_attempts, connection.ops.adapt_datetimefield_value(now),
+                                    asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).order_by("-created_at", "-id")
-                  .only("attempts", "expired_at", "consumed_at").first())
-        _raise_why_unusable(latest, now=now, max_attempts=max_attempts)
+                  .only("attempts", "asked_from", "expired_at", "consumed_at").first())
+        _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
     otp_id, stored, sent_to, channel = row
     expected = otp_hash(code=code, purpose=purpose, sent_to=sent_to)
     if not hmac.compare_digest(stored, expected):
@@ -173,31 +190,32 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str) -> Checked
     return CheckedOtp(id=otp_id, sent_to=sent_to, channel=channel)
 
 
-def otp_check_decoy(*, identifier: str, purpose: str, code: str) -> NoReturn:
+def otp_check_decoy(*, identifier: str, purpose: str, code: str, ip: str | None = None) -> NoReturn:
     """``otp_check`` for an identifier that gets no real code: the same statements and
     answers (the try counted against its decoy), except that no code is ever right."""
-    now = timezone.now()
+    now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     key = decoy_key(identifier)
     with connection.cursor() as cursor:
-        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now),
+                                          asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         latest = (OtpDecoy.objects.filter(key=key, purpose=purpose).order_by("-created_at", "-id")
-                  .only("attempts", "expired_at").first())
-        _raise_why_unusable(latest, now=now, max_attempts=max_attempts)
+                  .only("attempts", "asked_from", "expired_at").first())
+        _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
     hmac.compare_digest(row[1], otp_hash(code=code, purpose=purpose, sent_to=identifier))  # a real check's work
     raise InvalidOtp()
 
 
-def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_attempts: int) -> None:
+def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_attempts: int, asker: str) -> None:
     # A code dead for longer than its own lifetime says "invalid", as no code at all
     # does: how long ago an owner last asked for a code is nobody else's business.
     if latest is None or getattr(latest, "consumed_at", None) is not None:
         raise InvalidOtp()
     if latest.expired_at <= now - timedelta(seconds=int(app_settings.OTP_TTL)):
         raise InvalidOtp()
-    if latest.attempts >= max_attempts:
+    if latest.attempts >= max_attempts or (latest.asked_from != asker and latest.attempts >= max_attempts - 1):
         raise TooManyAttempts()
     if latest.expired_at <= now:
         raise OtpExpired()

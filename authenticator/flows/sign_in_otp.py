@@ -30,13 +30,13 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> Otp
     if user is not None and user.status == UserStatus.ACTIVE:
         # The job takes the id and address, not the row: it needs nothing else of it.
         user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)
-        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel),
+        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel, ip=ip),
                               name="sign-in code")
     else:
         # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
         # time a job takes to be queued; the decoy is written by the same kind of job.
         value = identifier.value
-        submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN), name="sign-in code")
+        submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN, ip=ip), name="sign-in code")
     return OtpSent(
         channel=identifier.channel,
         expires_in=int(app_settings.OTP_TTL),
@@ -44,8 +44,8 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> Otp
     )
 
 
-def _send_sign_in_code(*, user_id: int, to: str, channel: str) -> None:
-    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to)
+def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -> None:
+    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to, ip=ip)
     deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
     metrics.otp_sent(channel=channel, purpose=OtpPurpose.SIGNIN)
 
@@ -62,8 +62,8 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
     def check():
         if user is None or user.status != UserStatus.ACTIVE:  # it got a decoy, not a code
-            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code)
-        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code)
+            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code, ip=device.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code, ip=device.ip)
 
     def consume(checked) -> None:
         user_assert_can_sign_in(user=user)

@@ -57,7 +57,7 @@ def signup_start(
             raise EmailTaken()
         if user is not None and user.status != UserStatus.UNVERIFIED:
             deliver(channel=OtpChannel.SMS, to=phone, message=ALREADY_REGISTERED, subject=SUBJECTS["signup"])
-            otp_decoy_issue(identifier=phone, purpose=OtpPurpose.SIGNUP)  # verify answers as for a new number
+            otp_decoy_issue(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)  # verify answers as for a new number
             return _sent(OtpChannel.SMS)
         if user is None:
             user = user_create(
@@ -67,7 +67,7 @@ def signup_start(
             # Not verified yet: whoever verifies the phone owns the account, and the
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
-        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
+        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone, ip=ip)
         deliver(channel=OtpChannel.SMS, to=phone, message=code_message(code=code, purpose="signup"), subject=SUBJECTS["signup"])
         metrics.otp_sent(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
     return _sent(OtpChannel.SMS)
@@ -96,8 +96,8 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
         # No pending sign-up (a new number, or one with an account): a decoy's answers,
         # the same as a pending sign-up's code would give.
         if user is None or user.status != UserStatus.UNVERIFIED:
-            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code)
-        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code)
+            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code, ip=device.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code, ip=device.ip)
 
     def activate(checked) -> None:
         otp_consume(checked=checked)

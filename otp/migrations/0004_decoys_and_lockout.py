@@ -42,6 +42,11 @@ class Migration(migrations.Migration):
             old_name='inherited_attempts',
             new_name='born_attempts',
         ),
+        migrations.AddField(
+            model_name='otp',
+            name='asked_from',
+            field=models.CharField(blank=True, default='', max_length=16),
+        ),
         migrations.CreateModel(
             name='OtpDecoy',
             fields=[
@@ -50,6 +55,7 @@ class Migration(migrations.Migration):
                 ('purpose', models.CharField(choices=[('signup', 'Sign-up'), ('signin', 'Sign-in'), ('verify_email', 'Verify email')], max_length=16)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
                 ('born_attempts', models.PositiveSmallIntegerField(default=0)),
+                ('asked_from', models.CharField(blank=True, default='', max_length=16)),
                 ('created_at', models.DateTimeField()),
                 ('expired_at', models.DateTimeField()),
             ],

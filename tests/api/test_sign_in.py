@@ -17,6 +17,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PHONE = "+447400123456"
 
 
+def wrong_code(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
 def request_code(api, **identifier):
     response = api.post("/api/v1/auth/otp", identifier, format="json")
     assert response.status_code == 202, response.content
@@ -233,3 +237,18 @@ def test_someone_asking_for_codes_from_another_address_does_not_keep_the_owner_f
     assert answers == [202] * 5 + [429]
     assert request_code(api, phone_number=PHONE).status_code == 202
     assert verify(api, last_code_to(PHONE), phone_number=PHONE).status_code == 200
+
+
+def test_a_guesser_racing_the_owner_for_their_fresh_code_cannot_make_it_fail(api):
+    # Before, five wrong guesses from anywhere locked the owner's live code. Now the last
+    # try is kept for the address that asked for it: a guesser elsewhere gets four.
+    from rest_framework.test import APIClient
+
+    UserFactory(phone_number=PHONE)
+    request_code(api, phone_number=PHONE)
+    code = last_code_to(PHONE)
+    attacker = APIClient(REMOTE_ADDR="203.0.113.66")
+    answers = [verify(attacker, wrong_code(code), phone_number=PHONE).json()["code"] for _ in range(8)]
+    assert answers == ["invalid_otp"] * 4 + ["too_many_attempts"] * 4
+    assert verify(api, code, phone_number=PHONE).status_code == 200
+    assert Otp.objects.get().attempts == 5  # still at most five tries for the code
