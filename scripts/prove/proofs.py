@@ -144,9 +144,9 @@ def support_reset_of(database_url: str, phone: str) -> Callable[[str], None]:
 
     def reset(channel: str) -> None:
         with psycopg.connect(database_url, autocommit=True) as db:
-            db.execute("INSERT INTO otp_lockout_resets (id, user_id, channel, reason, reset_at) "
-                       "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint, id, %s, 'proof: owner verified', now() "
-                       "FROM users WHERE phone_number = %s", [channel, phone])
+            db.execute("INSERT INTO otp_lockout_resets (id, user_id, channel, reason, actor_label, reset_at) "
+                       "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint, id, %s, 'owner verified', 'proof', "
+                       "now() FROM users WHERE phone_number = %s", [channel, phone])
 
     return reset
 
