@@ -25,9 +25,15 @@ DEFAULTS: dict[str, Any] = {
     "OTP_TTL": 300,
     "OTP_MAX_ATTEMPTS": 5,
     "OTP_RESEND_COOLDOWN": 60,
+    # Codes an identifier may be sent per hour from one client address (with the resend
+    # cooldown, also per address), and from all addresses together.
     "OTP_MAX_PER_HOUR": 5,
-    # Wrong codes per account per day, across all its codes (brute-force ceiling).
-    "OTP_ACCOUNT_MAX_FAILURES": 20,
+    "OTP_IDENTIFIER_MAX_PER_HOUR": 20,
+    # Wrong codes an account may have compared in OTP_FAILURE_WINDOW seconds, across all
+    # its codes (NIST SP 800-63B 5.2.2's 100). Each channel (sms, email) has half of it,
+    # so an attack on the phone number leaves email codes working, and the other way round.
+    "OTP_ACCOUNT_MAX_FAILURES": 100,
+    "OTP_FAILURE_WINDOW": 30 * 24 * 3600,
     "SMS_SENDER": "otp.channels.ConsoleSmsSender",
     "SMS_GATEWAY_URL": "",
     "SMS_GATEWAY_KEY": "",

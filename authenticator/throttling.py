@@ -1,7 +1,12 @@
 """Limits kept in the shared cache (Redis): code sends per identifier, requests per IP.
 
-Applied the same way to known and unknown identifiers, so a limit never tells whether an
-account exists. Keys hold a hash of the normalised identifier, never the number or email.
+Code sends: the resend cooldown and OTP_MAX_PER_HOUR count per identifier *and client
+address*, under a larger per-identifier cap (OTP_IDENTIFIER_MAX_PER_HOUR): someone else
+asking for codes for your number from their address does not stop you getting one from
+yours, and the cap still bounds the texts a number receives (from many addresses a
+flood can use it up for the hour — the price of not letting anyone text a number
+without limit). Applied the same way to known and unknown identifiers, so a limit never
+tells whether an account exists. Keys hold a hash of the normalised identifier, never the number or email.
 When the cache is down the limits fail open (logged): the wrong-try limit, which is what
 stops guessing, lives in PostgreSQL and still holds.
 
@@ -23,14 +28,18 @@ from .errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-# KEYS: cooldown, hour counter. ARGV: now, cooldown seconds, per-hour cap.
-# Returns {0, n} allowed (n-th this hour), {1, until} in cooldown, {2, n} over the cap.
+# KEYS: cooldown and hour counter of (identifier, address), hour counter of the identifier.
+# ARGV: now, cooldown seconds, per-hour cap of an address, of the identifier.
+# Returns {0, n} allowed (n-th this hour), {1, until} in cooldown, {2, n} over a cap.
 _SEND_SCRIPT = """
 local until_ = redis.call('GET', KEYS[1])
 if until_ then return {1, until_} end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('EXPIRE', KEYS[2], 3600) end
 if n > tonumber(ARGV[3]) then return {2, tostring(n)} end
+local m = redis.call('INCR', KEYS[3])
+if m == 1 then redis.call('EXPIRE', KEYS[3], 3600) end
+if m > tonumber(ARGV[4]) then return {2, tostring(m)} end
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])), 'EX', ARGV[2])
 end
@@ -65,34 +74,39 @@ def _key(kind: str, identifier: str) -> str:
     return f"otp:{kind}:{digest}"
 
 
-def otp_send_allowed(*, identifier: str, purpose: str) -> None:
-    """Raise RateLimited unless a new code may go to ``identifier`` now; counts this one."""
+def otp_send_allowed(*, identifier: str, purpose: str, ip: str | None = None) -> None:
+    """Raise RateLimited unless a new code may go to ``identifier`` now, asked from
+    client address ``ip`` (None: not over the network); counts this one."""
     now = time.time()
     cooldown = int(app_settings.OTP_RESEND_COOLDOWN)
     per_hour = int(app_settings.OTP_MAX_PER_HOUR)
+    per_identifier = max(int(app_settings.OTP_IDENTIFIER_MAX_PER_HOUR), per_hour)
     # Emails differ only in case for the same inbox; E.164 numbers have no letters.
     ident = f"{purpose}:{identifier.lower()}"
+    asker = f"{ident}\x1f{ip or '-'}"
     window = int(now // 3600)
-    cooldown_key, hour_key = _key("cooldown", ident), _key(f"hour{window}", ident)
+    cooldown_key, hour_key = _key("cooldown", asker), _key(f"hour{window}", asker)
+    identifier_key = _key(f"hour{window}", ident)
     try:
         script = _redis_script(_SEND_SCRIPT)
         if script is not None:
-            state, value = script(keys=[cache.make_key(cooldown_key), cache.make_key(hour_key)],
-                                  args=[repr(now), max(cooldown, 0), per_hour])
+            state, value = script(keys=[cache.make_key(cooldown_key), cache.make_key(hour_key), cache.make_key(identifier_key)],
+                                  args=[repr(now), max(cooldown, 0), per_hour, per_identifier])
             state = int(state)
             if state == 1:
                 raise RateLimited(retry_after=int(float(value) - now) + 1)
             if state == 2:
                 raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
             return
-        _send_allowed_by_cache_api(now, cooldown, per_hour, window, cooldown_key, hour_key)
+        _send_allowed_by_cache_api(now, cooldown, window, cooldown_key, ((hour_key, per_hour), (identifier_key, per_identifier)))
     except RateLimited:
         raise
     except Exception:  # noqa: BLE001 - cache outage: fail open, see module docstring
         log.warning("otp send limit skipped: cache unavailable", exc_info=True)
 
 
-def _send_allowed_by_cache_api(now: float, cooldown: int, per_hour: int, window: int, cooldown_key: str, hour_key: str) -> None:
+def _send_allowed_by_cache_api(now: float, cooldown: int, window: int, cooldown_key: str,
+                               counters: tuple[tuple[str, int], ...]) -> None:
     added = cache.add(cooldown_key, now + cooldown, timeout=cooldown) if cooldown > 0 else True
     if added is None:
         # django-redis swallowed a connection error (DJANGO_REDIS_IGNORE_EXCEPTIONS) and
@@ -102,14 +116,15 @@ def _send_allowed_by_cache_api(now: float, cooldown: int, per_hour: int, window:
     if not added:
         until = cache.get(cooldown_key) or (now + cooldown)
         raise RateLimited(retry_after=int(until - now) + 1)
-    cache.add(hour_key, 0, timeout=3600)
-    try:
-        count = cache.incr(hour_key)
-    except ValueError:  # evicted between add and incr
-        cache.set(hour_key, 1, timeout=3600)
-        count = 1
-    if count is not None and count > per_hour:  # None: the cache went away meanwhile
-        raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
+    for hour_key, cap in counters:
+        cache.add(hour_key, 0, timeout=3600)
+        try:
+            count = cache.incr(hour_key)
+        except ValueError:  # evicted between add and incr
+            cache.set(hour_key, 1, timeout=3600)
+            count = 1
+        if count is not None and count > cap:  # None: the cache went away meanwhile
+            raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
 
 
 def requests_in_window(*, scope: str, ident: str, duration: int) -> tuple[int, float] | None:

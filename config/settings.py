@@ -243,7 +243,9 @@ AUTHENTICATOR = {
     # Raised only by load tests and proofs (scripts/bench, scripts/prove); defaults in conf.py.
     "OTP_RESEND_COOLDOWN": env.int("OTP_RESEND_COOLDOWN", default=60),
     "OTP_MAX_PER_HOUR": env.int("OTP_MAX_PER_HOUR", default=5),
-    "OTP_ACCOUNT_MAX_FAILURES": env.int("OTP_ACCOUNT_MAX_FAILURES", default=20),
+    "OTP_IDENTIFIER_MAX_PER_HOUR": env.int("OTP_IDENTIFIER_MAX_PER_HOUR", default=20),
+    "OTP_ACCOUNT_MAX_FAILURES": env.int("OTP_ACCOUNT_MAX_FAILURES", default=100),
+    "OTP_FAILURE_WINDOW": env.int("OTP_FAILURE_WINDOW", default=30 * 24 * 3600),
     "TOKENIZER_URL": env.str("TOKENIZER_URL", default=""),
     "TOKENIZER_ALLOW_PLAINTEXT": env.bool("TOKENIZER_ALLOW_PLAINTEXT", default=False),
     "TOKENIZER_API_KEY": env.str("TOKENIZER_API_KEY", default=""),

@@ -1,24 +1,40 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 
-from .models import Otp
+from .models import Otp, OtpLockoutReset
+from .services import otp_lockout_reset, otp_lockout_status
 
 # Never the code: the stored value is a hash, and it is not shown either.
 INLINE_FIELDS = ("created_at", "channel", "purpose", "attempts", "expired_at", "consumed_at")
 
 
+def lockout_of(obj: Otp) -> str:
+    """Why this code's account may be throttled: its channel's wrong codes in the window,
+    and until when new codes are born locked."""
+    if obj is None or obj.pk is None:
+        return "-"
+    return str(otp_lockout_status(user_id=obj.user_id, channel=obj.channel))
+
+
 class OtpInline(admin.TabularInline):
-    """A user's recent codes on their admin page (time, channel, purpose, tries)."""
+    """A user's recent codes on their admin page (time, channel, purpose, tries, and the
+    account's wrong-code count on that channel)."""
 
     model = Otp
     verbose_name_plural = "recent OTPs"
     extra = 0
     can_delete = False
-    fields = INLINE_FIELDS
-    readonly_fields = INLINE_FIELDS
+    fields = (*INLINE_FIELDS, "account_lockout")
+    readonly_fields = (*INLINE_FIELDS, "account_lockout")
     ordering = ("-created_at",)
     recent_limit = 20  # accounts.admin.UserAdmin shows only the most recent
+
+    @admin.display(description="account lockout (this channel)")
+    def account_lockout(self, obj: Otp) -> str:
+        return lockout_of(obj)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -37,11 +53,56 @@ class OtpAdmin(admin.ModelAdmin):
     list_filter = ("purpose", "channel")
     search_fields = ("user__phone_number", "user__email", "user__name")
     exclude = ("otp",)
-    readonly_fields = ("user", "purpose", "channel", "sent_to", "attempts", "created_at", "expired_at", "consumed_at")
+    readonly_fields = ("user", "purpose", "channel", "sent_to", "attempts", "born_attempts", "created_at", "expired_at",
+                       "consumed_at", "account_lockout")
     list_select_related = ("user",)
+
+    @admin.display(description="account lockout (this channel)")
+    def account_lockout(self, obj: Otp) -> str:
+        return lockout_of(obj)
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LockoutResetForm(forms.ModelForm):
+    class Meta:
+        model = OtpLockoutReset
+        fields = ("user", "channel", "reason")
+        help_texts = {"reason": "Why (e.g. \"owner called, identity checked\"): kept as the audit of this reset."}
+
+
+@admin.register(OtpLockoutReset)
+class OtpLockoutResetAdmin(admin.ModelAdmin):
+    """Support's way back for an owner locked out by guessers: add a reset (account,
+    channel, reason) and that channel's earlier wrong codes stop counting. Resets are the
+    audit: never changed or deleted here."""
+
+    form = LockoutResetForm
+    list_display = ("reset_at", "user", "channel", "reason", "actor", "actor_label")
+    list_filter = ("channel",)
+    search_fields = ("user__phone_number", "user__email", "user__name")
+    raw_id_fields = ("user",)
+    list_select_related = ("user", "actor")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "channel", "reason", "actor", "actor_label", "reset_at") if obj is not None else ()
+
+    def save_model(self, request, obj: OtpLockoutReset, form, change) -> None:
+        target = form.cleaned_data["user"]
+        # As everywhere in the admin: only a superuser acts on staff accounts.
+        if (target.is_staff or target.is_superuser) and not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser can act on a staff account.")
+        saved = otp_lockout_reset(user_id=target.pk, channel=form.cleaned_data["channel"],
+                                  reason=form.cleaned_data["reason"], actor_id=request.user.pk, actor_label="admin")
+        obj.pk, obj.reset_at, obj.actor_id = saved.pk, saved.reset_at, saved.actor_id
+        obj._state.adding = False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

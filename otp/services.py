@@ -1,13 +1,24 @@
-"""Issue and verify one-time passwords.
+"""Issue and verify one-time passwords, and the decoys that stand in for them.
 
 Rules (all settings in authenticator.conf): codes come from ``secrets``; only an HMAC of
 the code, bound to its purpose and destination, is stored; comparison is constant time;
 a code is used once. Wrong tries are counted in PostgreSQL, *before* the code is
 compared (an atomic ``attempts = attempts + 1 ... WHERE attempts < max``), so a burst of
 parallel guesses gets at most OTP_MAX_ATTEMPTS comparisons, and losing Redis never lifts
-the limit. A new code inherits the wrong tries of the code it replaces, so a resend does
-not reset the count; and once an account has had OTP_ACCOUNT_MAX_FAILURES wrong tries in
-a day, its new codes are born locked.
+the limit. A new code starts with no tries: guesses made against earlier codes (by
+anyone, from anywhere) never make the owner's next code fail. What bounds a guesser
+across codes is the account's ceiling: OTP_ACCOUNT_MAX_FAILURES wrong tries per
+OTP_FAILURE_WINDOW, half of it per channel (sms, email), so an attack on one leaves the
+other working. A code is born with only the tries left under its channel's ceiling (none
+once it is reached), so the ceiling is never passed. Support lifts it with
+``otp_lockout_reset``. And a code's last try belongs to the address that asked for it:
+guesses from anywhere else stop one short, so a guesser racing the owner for the
+owner's own fresh code cannot make it fail.
+
+An identifier that gets no real code (no account, or one that is not active) gets a
+*decoy*: a row in ``otp_decoys`` keyed by an HMAC of the identifier, issued and checked
+by statements of the same shape, with the same expiry, tries and ceiling, so that
+verifying against it answers exactly what a real code would.
 """
 
 from __future__ import annotations
@@ -18,18 +29,20 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from authenticator.conf import app_settings
 from authenticator.ids import next_id
-from authenticator.errors import InvalidOtp, OtpExpired, TooManyAttempts
+from authenticator.errors import InvalidInput, InvalidOtp, OtpExpired, TooManyAttempts
 
-from .models import Otp
+from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset
 
-ACCOUNT_WINDOW = timedelta(days=1)
+CHANNELS = (OtpChannel.SMS, OtpChannel.EMAIL)
 
 
 def otp_generate() -> str:
@@ -42,46 +55,91 @@ def otp_hash(*, code: str, purpose: str, sent_to: str) -> str:
     return hmac.new(key, f"{purpose}\x1f{sent_to}\x1f{code}".encode(), hashlib.sha256).hexdigest()
 
 
-# One statement, so a sign-in code costs one round trip. The new code's tries start where
-# the user's latest code for the purpose stood, if that one is still live (a resend does
-# not reset the count); the latest code is the only one verify looks at, so older ones
-# need no UPDATE to die. ``inherited_attempts`` keeps the carried tries apart, so the
-# daily account count (tries made, minus carried ones, minus the right try of each used
-# code) counts every wrong guess once. Over the daily cap, the code is born locked.
+def address_tag(ip: str | None) -> str:
+    """A short keyed hash of a client address (None: not over the network), not the address."""
+    if not ip:
+        return ""
+    key = str(app_settings.OTP_HMAC_KEY).encode()
+    return hmac.new(key, f"asker\x1f{ip}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def decoy_key(identifier: str) -> str:
+    """The decoys' key for a normalised identifier; emails differ only in case for one inbox."""
+    key = str(app_settings.OTP_HMAC_KEY).encode()
+    return hmac.new(key, f"decoy\x1f{identifier.lower()}".encode(), hashlib.sha256).hexdigest()
+
+
+def channel_ceiling() -> int:
+    return int(app_settings.OTP_ACCOUNT_MAX_FAILURES) // len(CHANNELS)
+
+
+def failure_window() -> timedelta:
+    return timedelta(seconds=int(app_settings.OTP_FAILURE_WINDOW))
+
+
+# One statement, so a sign-in code costs one round trip. The tries a new code is born
+# with (``born.n``): none while its channel has OTP_MAX_ATTEMPTS or more left under the
+# ceiling; past that, the ones it may not use (all, at the ceiling). The channel's wrong
+# tries in the window (``f.failures``): every try made (not those a code was born
+# without), minus the right try of each used code; support's latest reset starts the
+# count afresh. Only the latest code of a purpose and channel is looked at by verify, so
+# older ones need no UPDATE to die.
 _ISSUE_SQL = """
-INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, inherited_attempts,
-                  created_at, expired_at, consumed_at)
-SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.attempts, born.attempts,
-       %(now)s, %(expires)s, NULL
-FROM (
-  SELECT CASE WHEN day.failures >= %(daily_cap)s THEN %(max_attempts)s ELSE COALESCE(prev.carry, 0) END AS attempts
-  FROM (SELECT COALESCE(SUM(attempts - inherited_attempts), 0) - COUNT(consumed_at) AS failures
-        FROM otps WHERE user_id = %(user_id)s AND created_at >= %(since)s) AS day
-  LEFT JOIN (SELECT CASE WHEN consumed_at IS NULL AND expired_at > %(now)s THEN attempts ELSE 0 END AS carry
-             FROM otps WHERE user_id = %(user_id)s AND purpose = %(purpose)s
-             ORDER BY created_at DESC, id DESC LIMIT 1) AS prev ON 1 = 1
-) AS born
+INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, asked_from, created_at,
+                  expired_at, consumed_at)
+SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
+       %(expires)s, NULL
+FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
+                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
+                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
+      SELECT COALESCE(SUM(attempts - born_attempts), 0) - COUNT(consumed_at) AS failures FROM otps
+      WHERE user_id = %(user_id)s AND channel = %(channel)s AND created_at >= %(since)s
+        AND created_at >= COALESCE((SELECT MAX(reset_at) FROM otp_lockout_resets
+                                    WHERE user_id = %(user_id)s AND channel = %(channel)s), %(since)s)) AS f) AS born
+RETURNING attempts
+"""
+
+# The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
+_DECOY_SQL = """
+INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, asked_from, created_at, expired_at)
+SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(asker)s, %(now)s, %(expires)s
+FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
+                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
+                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
+      SELECT COALESCE(SUM(attempts - born_attempts), 0) AS failures FROM otp_decoys
+      WHERE key = %(key)s AND created_at >= %(since)s) AS f) AS born
 RETURNING attempts
 """
 
 
-def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str) -> tuple[Otp, str]:
-    """Create a new code for the user and ``purpose``; the previous code stops working."""
+def _issue_params(now: datetime, ip: str | None) -> dict:
+    adapt = connection.ops.adapt_datetimefield_value
+    return {"asker": address_tag(ip), "now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
+            "since": adapt(now - failure_window()), "ceiling": channel_ceiling(),
+            "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS)}
+
+
+def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str | None = None) -> tuple[Otp, str]:
+    """Create a new code for the user, ``purpose`` and ``channel``, asked for from client
+    address ``ip``; the previous one stops working."""
     now = timezone.now()
-    expires = now + timedelta(seconds=int(app_settings.OTP_TTL))
     code = otp_generate()
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
-              channel=channel, sent_to=sent_to, created_at=now, expired_at=expires)
-    adapt = connection.ops.adapt_datetimefield_value
+              channel=channel, sent_to=sent_to, created_at=now, expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
     with connection.cursor() as cursor:
-        cursor.execute(_ISSUE_SQL, {
-            "id": otp.pk, "user_id": user_id, "hash": otp.otp, "purpose": purpose, "channel": channel,
-            "sent_to": sent_to, "now": adapt(now), "expires": adapt(expires), "since": adapt(now - ACCOUNT_WINDOW),
-            "daily_cap": int(app_settings.OTP_ACCOUNT_MAX_FAILURES), "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
-        })
-        otp.attempts = otp.inherited_attempts = cursor.fetchone()[0]
+        cursor.execute(_ISSUE_SQL, {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
+                                    "purpose": purpose, "channel": channel, "sent_to": sent_to})
+        otp.attempts = otp.born_attempts = cursor.fetchone()[0]
+    otp.asked_from = address_tag(ip)
     otp._state.adding = False
     return otp, code
+
+
+def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:
+    """Record a decoy for ``identifier`` (normalised), which gets no real code."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_DECOY_SQL, {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
 
 
 @dataclass(frozen=True)
@@ -91,26 +149,41 @@ class CheckedOtp:
     channel: str
 
 
-def otp_check(*, user_id: int, purpose: str, code: str) -> CheckedOtp:
-    """Count one try against the user's live code and compare; does not consume it.
+# A try from anywhere but the asking address may not take the code's last try.
+_CHECK_SQL = (
+    "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
+    "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND channel = %s"
+    "  ORDER BY created_at DESC, id DESC LIMIT 1"
+    ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
+    " RETURNING id, otp, sent_to, channel"
+)
+_CHECK_DECOY_SQL = (
+    "UPDATE otp_decoys SET attempts = attempts + 1 WHERE id = ("
+    "  SELECT id FROM otp_decoys WHERE key = %s AND purpose = %s"
+    "  ORDER BY created_at DESC, id DESC LIMIT 1"
+    ") AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
+    " RETURNING id, key"
+)
+
+
+def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | None = None) -> CheckedOtp:
+    """Count one try (from client address ``ip``) against the user's live code for
+    ``purpose`` on ``channel`` and compare; does not consume it.
 
     The try must stay counted whatever happens after: run it in autocommit, or in a
     transaction that commits even when the code is refused (``sign_in_complete``).
     Call ``otp_consume`` inside the transaction that acts on the success.
     """
-    now = timezone.now()
+    now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
-            "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1"
-            ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s RETURNING id, otp, sent_to, channel",
-            [user_id, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now)],
-        )
+        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, max_attempts, connection.ops.adapt_datetimefield_value(now),
+                                    asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
-        _raise_why_unusable(user_id=user_id, purpose=purpose, now=now, max_attempts=max_attempts)
+        latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).order_by("-created_at", "-id")
+                  .only("attempts", "asked_from", "created_at", "expired_at", "consumed_at").first())
+        _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
     otp_id, stored, sent_to, channel = row
     expected = otp_hash(code=code, purpose=purpose, sent_to=sent_to)
     if not hmac.compare_digest(stored, expected):
@@ -118,17 +191,34 @@ def otp_check(*, user_id: int, purpose: str, code: str) -> CheckedOtp:
     return CheckedOtp(id=otp_id, sent_to=sent_to, channel=channel)
 
 
-def _raise_why_unusable(*, user_id: int, purpose: str, now, max_attempts: int) -> None:
-    latest = (
-        Otp.objects.filter(user_id=user_id, purpose=purpose)
-        .order_by("-created_at", "-id")
-        .only("attempts", "created_at", "expired_at", "consumed_at")
-        .first()
-    )
-    if latest is None or latest.consumed_at is not None:
+def otp_check_decoy(*, identifier: str, purpose: str, code: str, ip: str | None = None) -> NoReturn:
+    """``otp_check`` for an identifier that gets no real code: the same statements and
+    answers (the try counted against its decoy), except that no code is ever right."""
+    now, asker = timezone.now(), address_tag(ip)
+    max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
+    key = decoy_key(identifier)
+    with connection.cursor() as cursor:
+        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now),
+                                          asker, max_attempts])
+        row = cursor.fetchone()
+    if row is None:
+        latest = (OtpDecoy.objects.filter(key=key, purpose=purpose).order_by("-created_at", "-id")
+                  .only("attempts", "asked_from", "created_at", "expired_at").first())
+        _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
+    hmac.compare_digest(row[1], otp_hash(code=code, purpose=purpose, sent_to=identifier))  # a real check's work
+    raise InvalidOtp()
+
+
+def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_attempts: int, asker: str) -> None:
+    # A code dead for longer than its own lifetime says "invalid", as no code at all
+    # does: how long ago an owner last asked for a code is nobody else's business.
+    if latest is None or getattr(latest, "consumed_at", None) is not None:
         raise InvalidOtp()
-    if latest.attempts >= max_attempts:
-        # A new code is the way on: it may be asked for once the resend cooldown is over.
+    if latest.expired_at <= now - timedelta(seconds=int(app_settings.OTP_TTL)):
+        raise InvalidOtp()
+    if latest.attempts >= max_attempts or (latest.asked_from != asker and latest.attempts >= max_attempts - 1):
+        # A new code is the way on: it may be asked for once the resend cooldown is over
+        # (decoys carry their creation time too, so the hint is alike for every state).
         resend_at = latest.created_at + timedelta(seconds=int(app_settings.OTP_RESEND_COOLDOWN))
         raise TooManyAttempts(retry_after=math.ceil((resend_at - now).total_seconds()))
     if latest.expired_at <= now:
@@ -149,17 +239,74 @@ def otp_consume(*, checked: CheckedOtp) -> None:
 def otps_purge_expired(
     *, older_than: timedelta, batch_size: int = 5000, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Delete codes that expired before now - older_than, in batches; returns the count.
+    """Delete codes and decoys that expired before now - older_than, in batches; returns
+    the count. Those with wrong tries are kept while they count towards the account
+    ceiling (OTP_FAILURE_WINDOW), so purging never lifts it.
 
     ``progress`` (a CLI progress bar) is called with the number deleted by each batch.
     """
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
+    window_start = now - failure_window()
+    no_failures = Q(attempts__lte=F("born_attempts")) | Q(created_at__lt=window_start)
+    used = Q(consumed_at__isnull=False, attempts__lte=F("born_attempts") + 1)
     total = 0
-    while True:
-        ids = list(Otp.objects.filter(expired_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            return total
-        deleted = Otp.objects.filter(pk__in=ids).delete()[0]
-        total += deleted
-        if progress is not None:
-            progress(deleted)
+    for model, done in ((Otp, no_failures | used), (OtpDecoy, no_failures)):
+        rows = model.objects.filter(done, expired_at__lt=cutoff)
+        while ids := list(rows.values_list("id", flat=True)[:batch_size]):
+            deleted = model.objects.filter(pk__in=ids).delete()[0]
+            total += deleted
+            if progress is not None:
+                progress(deleted)
+    return total
+
+
+# --- the account ceiling, for support -----------------------------------------------------
+@dataclass(frozen=True)
+class Lockout:
+    """How far an account's channel is towards its ceiling, and until when it is locked."""
+
+    channel: str
+    failures: int
+    ceiling: int
+    locked_until: datetime | None
+
+    def __str__(self) -> str:
+        text = f"{self.failures}/{self.ceiling} wrong {self.channel} codes in {failure_window().days} days"
+        return f"{text}, locked until {self.locked_until:%Y-%m-%d %H:%M} UTC" if self.locked_until else text
+
+
+def otp_lockout_status(*, user_id: int, channel: str) -> Lockout:
+    now = timezone.now()
+    since = now - failure_window()
+    reset = (OtpLockoutReset.objects.filter(user_id=user_id, channel=channel).order_by("-reset_at")
+             .values_list("reset_at", flat=True).first())
+    if reset is not None and reset > since:
+        since = reset
+    rows = (Otp.objects.filter(user_id=user_id, channel=channel, created_at__gte=since).order_by("created_at")
+            .values_list("created_at", "attempts", "born_attempts", "consumed_at"))
+    counted = [(created, attempts - born - (consumed is not None)) for created, attempts, born, consumed in rows]
+    failures, ceiling = sum(n for _c, n in counted), channel_ceiling()
+    locked_until = None
+    if failures >= ceiling:
+        left = failures  # the oldest codes leave the window first; the lock ends when enough have
+        for created, n in counted:
+            left -= n
+            if left < ceiling:
+                locked_until = created + failure_window()
+                break
+    return Lockout(channel=channel, failures=failures, ceiling=ceiling, locked_until=locked_until)
+
+
+@transaction.atomic
+def otp_lockout_reset(*, user_id: int, channel: str, reason: str, actor_id: int | None = None,
+                      actor_label: str = "") -> OtpLockoutReset:
+    """Support's way back for an owner locked out by guessers: wrong tries so far no
+    longer count on ``channel``; the reset is the audit (who, why, when)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("A reset needs a reason.")
+    if channel not in CHANNELS:
+        raise InvalidInput(f"No such channel: {channel!r}.")
+    return OtpLockoutReset.objects.create(user_id=user_id, channel=channel, reason=reason[:255], actor_id=actor_id,
+                                          actor_label=actor_label[:64], reset_at=timezone.now())

@@ -62,7 +62,7 @@ class SignupView(PublicView):
         data = _valid(s.SignupIn, request)
         sent = signup_start(phone_number=data["phone_number"], country_id=data["country_id"], name=data["name"],
                             salutation=data.get("salutation") or None, email=data.get("email") or None,
-                            google_continuation=data["google_continuation"] or None)
+                            google_continuation=data["google_continuation"] or None, ip=request.META.get("REMOTE_ADDR"))
         return Response(s.otp_sent_answer(sent), status=status.HTTP_202_ACCEPTED)
 
 
@@ -85,7 +85,7 @@ class OtpRequestView(PublicView):
     def post(self, request: Request) -> Response:
         data = _valid(s.OtpRequestIn, request)
         identifier = identifier_parse(phone_number=data.get("phone_number"), email=data.get("email"), country_id=data.get("country_id"))
-        return Response(s.otp_sent_answer(sign_in_otp_request(identifier=identifier)), status=status.HTTP_202_ACCEPTED)
+        return Response(s.otp_sent_answer(sign_in_otp_request(identifier=identifier, ip=request.META.get("REMOTE_ADDR"))), status=status.HTTP_202_ACCEPTED)
 
 
 class OtpVerifyView(PublicView):

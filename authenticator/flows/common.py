@@ -84,8 +84,11 @@ def user_assert_can_sign_in(*, user: User) -> None:
         raise error()
 
 
-def sign_in_complete(*, user: User, device: Device, method: str, check=None, before=None) -> SignedIn:
+def sign_in_complete(*, user: User | None, device: Device, method: str, check=None, before=None) -> SignedIn:
     """Check the code, open a login state and get tokens for it, in one transaction.
+
+    ``user`` is None only with a ``check`` that always refuses (a decoy's): the refusal
+    then takes the same path, statements and commit as a wrong real code.
 
     ``check`` (count a try and compare the code) runs first; a refused code raises only
     after the transaction has committed, so the counted try stays counted — and a right

@@ -56,7 +56,7 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
 def profile_verify_email(*, user: User, code: str) -> User:
     """Make the address the code went to the user's, verified; EmailTaken (409) if another
     account verified it in the meantime — told only now, after the right code."""
-    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, code=code)
+    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, code=code)
     from django.db import transaction
 
     with transaction.atomic():

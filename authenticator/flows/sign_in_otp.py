@@ -2,7 +2,10 @@
 
 The request answers the same — status, body and time — for every identifier: known,
 unknown, blocked or unverified. Only the lookup happens before the answer; whether a
-code is made and sent is decided in the background.
+code is made and sent is decided in the background. An identifier that gets no code
+gets a decoy instead (otp.services), and verify counts its tries against that, so that
+verifying answers alike too: ``invalid_otp`` five times then ``too_many_attempts``,
+``otp_expired`` once the (decoy) code has run out, whoever the identifier belongs to.
 """
 
 from __future__ import annotations
@@ -10,29 +13,30 @@ from __future__ import annotations
 from accounts.models import UserStatus
 from otp.delivery import deliver
 from otp.models import OtpPurpose
-from otp.services import otp_check, otp_consume, otp_issue
+from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
 
 from .. import metrics
 from ..background import submit_after_response
 from ..conf import app_settings
-from ..errors import InvalidOtp
 from ..throttling import otp_send_allowed
 from .common import Device, Identifier, OtpSent, SignedIn, sign_in_complete, user_assert_can_sign_in, user_for_identifier
 from .messages import SUBJECTS, code_message
 
 
-def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
-    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN)
+def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> OtpSent:
+    """``ip``: the client's address; the send limits count per identifier and address."""
+    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip)
     user = user_for_identifier(identifier)
     if user is not None and user.status == UserStatus.ACTIVE:
         # The job takes the id and address, not the row: it needs nothing else of it.
         user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)
-        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel),
+        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel, ip=ip),
                               name="sign-in code")
     else:
         # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
-        # time a job takes to be queued.
-        submit_after_response(_nothing, name="sign-in code")
+        # time a job takes to be queued; the decoy is written by the same kind of job.
+        value = identifier.value
+        submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN, ip=ip), name="sign-in code")
     metrics.otp_requested(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
     return OtpSent(
         channel=identifier.channel,
@@ -41,12 +45,8 @@ def sign_in_otp_request(*, identifier: Identifier) -> OtpSent:
     )
 
 
-def _nothing() -> None:
-    pass
-
-
-def _send_sign_in_code(*, user_id: int, to: str, channel: str) -> None:
-    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to)
+def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -> None:
+    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to, ip=ip)
     deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
 
 
@@ -59,15 +59,12 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
         identity = continuation_read(google_continuation)
     user = user_for_identifier(identifier)
-    if user is None:
-        raise InvalidOtp()
     method = "otp_sms" if identifier.kind == "phone" else "otp_email"
 
     def check():
-        checked = otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, code=code)
-        if checked.channel != identifier.channel:  # a code sent by SMS is not an email code
-            raise InvalidOtp()
-        return checked
+        if user is None or user.status != UserStatus.ACTIVE:  # it got a decoy, not a code
+            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code, ip=device.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code, ip=device.ip)
 
     def consume(checked) -> None:
         user_assert_can_sign_in(user=user)

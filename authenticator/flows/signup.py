@@ -15,12 +15,12 @@ from accounts.services import phone_and_country, user_create, user_update_unveri
 from accounts.validation import normalise_email
 from otp.delivery import deliver, mask_recipient
 from otp.models import OtpChannel, OtpPurpose
-from otp.services import otp_check, otp_consume, otp_issue
+from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
 
 from .. import metrics
 from ..background import submit_after_response
 from ..conf import app_settings
-from ..errors import DeliveryUnavailable, InvalidOtp, PhoneNumberTaken
+from ..errors import DeliveryUnavailable, PhoneNumberTaken
 from ..throttling import otp_send_allowed
 from .common import Device, OtpSent, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
@@ -37,6 +37,7 @@ def signup_start(
     email: str | None = None,
     google_continuation: str | None = None,
     wait: bool = False,
+    ip: str | None = None,
 ) -> OtpSent:
     """Accept a sign-up; the account and its code are made after the answer.
 
@@ -69,10 +70,10 @@ def signup_start(
             email = normalise_email(email)
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email") from None
-    otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP)
+    otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)
     user_get_by_phone(phone_number=phone)  # its answer decides nothing here (see above)
     job = functools.partial(_signup_send, phone=phone, country=country, name=name, salutation=salutation,
-                            email=email or None, type=type, raise_delivery=wait)
+                            email=email or None, type=type, ip=ip, raise_delivery=wait)
     if wait:
         job()
     else:
@@ -99,11 +100,13 @@ def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None
         log.warning("sign-up SMS to %s not sent; the account stays pending", mask_recipient(phone))
 
 
-def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str) -> str:
+def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str,
+                  ip: str | None) -> str:
     """Make or refresh the pending account and its code; the message to send."""
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
         if user is not None and user.status != UserStatus.UNVERIFIED:
+            otp_decoy_issue(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)  # verify answers as for a new number
             return ALREADY_REGISTERED
         if user is None:
             user = user_create(
@@ -113,7 +116,7 @@ def _signup_write(*, phone: str, country: str, name: str, salutation: str | None
             # Not verified yet: whoever verifies the phone owns the account, and the
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
-        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone)
+        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone, ip=ip)
     return code_message(code=code, purpose="signup")
 
 
@@ -135,12 +138,14 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
     except ValidationError as exc:
         raise validation_to_input_error(exc, "phone_number")
     user = user_get_by_phone(phone_number=phone)
-    if user is None or user.status != UserStatus.UNVERIFIED:
-        raise InvalidOtp()
     identity = _continuation(google_continuation)
 
     def check():
-        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, code=code)
+        # No pending sign-up (a new number, or one with an account): a decoy's answers,
+        # the same as a pending sign-up's code would give.
+        if user is None or user.status != UserStatus.UNVERIFIED:
+            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code, ip=device.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code, ip=device.ip)
 
     def activate(checked) -> None:
         otp_consume(checked=checked)

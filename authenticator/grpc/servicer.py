@@ -33,7 +33,7 @@ from ..flows.sign_in_otp import sign_in_otp_request, sign_in_otp_verify
 from ..flows.signup import signup_start, signup_verify
 from ..flows.tokens import session_revoke, sessions_list, sign_out, token_refresh
 from ..tokenizer import TokenPair
-from .calls import Caller, authenticate, device_of, throttle
+from .calls import Caller, authenticate, caller_ip, device_of, throttle
 from .v1 import authenticator_pb2 as pb
 from .v1 import authenticator_pb2_grpc
 
@@ -138,7 +138,7 @@ class AuthenticatorServicer(authenticator_pb2_grpc.AuthenticatorServicer):
                                   **present(request, "salutation", "email")})
         sent = signup_start(phone_number=data["phone_number"], country_id=data["country_id"], name=data["name"],
                             salutation=data.get("salutation") or None, email=data.get("email") or None,
-                            google_continuation=data["google_continuation"] or None)
+                            google_continuation=data["google_continuation"] or None, ip=caller_ip(context))
         return otp_sent_message(sent)
 
     @public("auth_ip")
@@ -155,7 +155,7 @@ class AuthenticatorServicer(authenticator_pb2_grpc.AuthenticatorServicer):
         data = valid(s.OtpRequestIn, present(request, "phone_number", "email", "country_id"))
         identifier = identifier_parse(phone_number=data.get("phone_number"), email=data.get("email"),
                                       country_id=data.get("country_id"))
-        return otp_sent_message(sign_in_otp_request(identifier=identifier))
+        return otp_sent_message(sign_in_otp_request(identifier=identifier, ip=caller_ip(context)))
 
     @public("auth_ip")
     def VerifyOtp(self, request: pb.VerifyOtpRequest, context) -> pb.SignedIn:

@@ -75,9 +75,11 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
     now = datetime.now(UTC)
     with psycopg.connect(database_url) as db:
         done = db.execute("SELECT count(*) FROM users WHERE phone_number LIKE %s", [SEED_PREFIX + "%"]).fetchone()[0]
-        # A column the OTP model gained later (carried-over tries); seed it when present.
-        inherited = bool(db.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'otps' "
-                                    "AND column_name = 'inherited_attempts'").fetchone())
+        # A column the OTP model gained later (tries a code was born without; once named
+        # inherited_attempts); seed it when present.
+        column = db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'otps' "
+                            "AND column_name IN ('born_attempts', 'inherited_attempts')").fetchone()
+        inherited = column is not None
         for start in range(done, users, batch):
             stop = min(users, start + batch)
             user_ids = copy_users(db, [(seed_phone(i), f"seed{i}@example.net") for i in range(start, stop)], ids, country="US")
@@ -88,7 +90,7 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
                 for user_id in user_ids:
                     copy.write_row((ids.next(), user_id, "seed", "GB", "81.2.69.160", "seed/1.0", "otp_sms", "logged_out",
                                     now - timedelta(days=2), now - timedelta(days=1)))
-            extra = ", inherited_attempts" if inherited else ""
+            extra = f", {column[0]}" if inherited else ""
             with db.cursor().copy(
                 f"COPY otps (id, user_id, otp, purpose, channel, sent_to, attempts, created_at, expired_at, consumed_at{extra})"
                 " FROM STDIN"

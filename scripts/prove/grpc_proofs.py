@@ -21,11 +21,14 @@ import psycopg
 
 from .harness import GRPC_CHANNEL_OPTIONS, CaptureGateway, unique_phone
 from .proofs import (
+    Ask,
     Enumeration,
     Redemption,
     TransportFactory,
+    VerifyEnumeration,
     enumeration_run,
     sign_up,
+    verify_enumeration_run,
 )
 
 
@@ -149,5 +152,33 @@ def enumeration_grpc(target: str, gateway: CaptureGateway, database_url: str, *,
     try:
         return enumeration_run(ask, gateway, database_url, n=n, seed=seed, warmup=warmup,
                                phone_prefix="+44744", email_prefix="g")
+    finally:
+        channel.close()
+
+
+def verify_enumeration_grpc(target: str, database_url: str, *, n: int = 1080, seed: int = 11, warmup: int = 20,
+                            guesses: int = 4) -> VerifyEnumeration:
+    """Verify oracles over gRPC: RequestOtp, then VerifyOtp; the "headers" compared are
+    the keys of the trailing metadata, and the domain code and detail the body."""
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    channel, stub, pb = _stub(target)
+
+    def call(method, message) -> Ask:
+        def ask(body: dict[str, str]) -> tuple[str, Any, tuple[str, ...]]:
+            try:
+                response = method(message(**body), timeout=30)
+            except grpc.RpcError as error:
+                trailers = error.trailing_metadata() or ()
+                data = {"code": dict(trailers).get("code"), "detail": error.details()}
+                return error.code().name, data, tuple(sorted(k for k, _v in trailers))
+            return "OK", MessageToDict(response, preserving_proto_field_name=True), ()
+
+        return ask
+
+    try:
+        return verify_enumeration_run(call(stub.RequestOtp, pb.RequestOtpRequest), call(stub.VerifyOtp, pb.VerifyOtpRequest),
+                                      database_url, n=n, seed=seed, warmup=warmup, guesses=guesses, phone_prefix="+44753")
     finally:
         channel.close()

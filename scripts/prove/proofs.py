@@ -39,29 +39,43 @@ def sign_up(tr: Transport, gateway: CaptureGateway, phone: str, **extra: Any) ->
     return done
 
 
-# --- brute force ----------------------------------------------------------------------
+# --- brute force ---------------------------------------------------------------------
 @dataclass
 class BruteForce:
-    per_code_allowed: list[int] = field(default_factory=list)  # wrong guesses each code compared
-    account_allowed: int = 0  # every guess compared, over every code of the account
+    per_code_allowed: dict[str, list[int]] = field(default_factory=dict)  # channel -> wrong guesses each code compared
     parallel_allowed: int = 0  # of the parallel burst with rotating X-Forwarded-For
     parallel_answers: dict[str, int] = field(default_factory=dict)
     right_code_after_lockout: list[str] = field(default_factory=list)  # answers to the real code
     codes_sent: int = 0
-    locked_codes_in_a_row: int = 0
+    owner_fresh_code_after_attack: str = ""  # the owner's next code, after a code was guessed to its limit
+    owner_email_while_phone_locked: str = ""  # the other channel, once the phone's ceiling is reached
+    owner_phone_after_support_reset: str = ""  # the way back past the ceiling
 
     @property
     def max_per_code(self) -> int:
-        return max(self.per_code_allowed, default=0)
+        return max((n for codes in self.per_code_allowed.values() for n in codes), default=0)
+
+    @property
+    def per_channel_allowed(self) -> dict[str, int]:
+        return {channel: sum(codes) for channel, codes in self.per_code_allowed.items()}
+
+    @property
+    def account_allowed(self) -> int:  # every guess compared, over every code of the account
+        return sum(self.per_channel_allowed.values())
 
 
 def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, email: str, parallel: int = 50,
                 expire: Callable[[], None] | None = None, resend_wait: float = 1.05, max_codes: int = 40,
-                verify_email: Callable[[], None] | None = None) -> BruteForce:
-    """Guess until locked; resend at once and guess again; let codes expire (``expire``
-    moves the clock past the code's life in the database, as an attacker who waits would)
-    and guess again, once as a parallel burst from rotating X-Forwarded-For addresses;
-    alternate phone and email; stop when three fresh codes in a row are born locked.
+                verify_email: Callable[[], None] | None = None,
+                support_reset: Callable[[str], None] | None = None) -> BruteForce:
+    """An attacker who knows the victim's number and email: guess each code until it is
+    locked, resend at once and guess again — the phone until three fresh codes in a row
+    are born locked, then the email the same way. Codes are let expire between rounds
+    (``expire`` moves the clock in the database, as an attacker who waits would); one
+    fresh code is guessed as a parallel burst from rotating X-Forwarded-For addresses.
+    Meanwhile the owner: asks for a fresh code after the first attacked one and signs in;
+    signs in by email while the phone is locked; and, once support has reset the phone's
+    count (``support_reset(channel)``, what the admin's reset does), by phone again.
 
     ``invalid_otp`` answers are counted as guesses the server compared: an upper bound
     (an unusable code also answers ``invalid_otp``), which is what a proof needs.
@@ -73,45 +87,69 @@ def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, 
     sign_up(tr, gateway, phone, email=email)
     if verify_email is not None:  # codes go to an email only once it is verified
         verify_email()
-    identifiers = [{"phone_number": phone}, {"email": email}]
-    for n in range(max_codes):
-        ident = identifiers[n % 2]
-        to = phone if "phone_number" in ident else email
+
+    def fresh_code(ident: dict[str, str], to: str) -> str:
         seen = gateway.count_to(to)
-        if n:
-            time.sleep(resend_wait)  # the resend cooldown
-        if n >= 2 and expire is not None:
-            expire()
+        time.sleep(resend_wait)  # the resend cooldown
         asked = tr.otp_request(**ident)
         assert asked.ok, asked
-        code = gateway.code_for(to, after=seen)
         result.codes_sent += 1
-        guess = wrong_code(code)
-        if n == 2:  # a fresh code, guessed in parallel, each guess from a different claimed address
-            answers = _parallel_guesses(make, ident, guess, parallel)
-            result.parallel_answers = dict(Counter(answers))
-            allowed = answers.count("invalid_otp")
-            result.parallel_allowed = allowed
-        else:
-            allowed = 0
-            while True:
-                answer = tr.otp_verify(otp=guess, **ident)
-                if answer.code != "invalid_otp":
-                    assert answer.code == "too_many_attempts", answer
-                    break
-                allowed += 1
-                assert allowed <= 1000, "no lockout at all"
-        result.per_code_allowed.append(allowed)
-        result.account_allowed += allowed
-        right = tr.otp_verify(otp=code, **ident)
-        assert not right.ok, f"the real code worked after lockout: {right}"
-        result.right_code_after_lockout.append(str(right.code))
-        fresh_and_locked = allowed == 0 and n >= 2
-        result.locked_codes_in_a_row = result.locked_codes_in_a_row + 1 if fresh_and_locked else 0
-        if result.locked_codes_in_a_row >= 3:
-            break
+        return gateway.code_for(to, after=seen)
+
+    def owner_signs_in(ident: dict[str, str], to: str) -> str:
+        answer = tr.otp_verify(otp=fresh_code(ident, to), device="owner", **ident)
+        return "ok" if answer.ok else str(answer.code)
+
+    for channel, ident, to in (("sms", {"phone_number": phone}, phone), ("email", {"email": email}, email)):
+        codes = result.per_code_allowed[channel] = []
+        locked_in_a_row = 0
+        for n in range(max_codes):
+            if n >= 1 and expire is not None:
+                expire()
+            code = fresh_code(ident, to)
+            guess = wrong_code(code)
+            if channel == "sms" and n == 2:  # a fresh code, guessed in parallel, each from a different claimed address
+                answers = _parallel_guesses(make, ident, guess, parallel)
+                result.parallel_answers = dict(Counter(answers))
+                allowed = result.parallel_allowed = answers.count("invalid_otp")
+            else:
+                allowed = 0
+                while True:
+                    answer = tr.otp_verify(otp=guess, **ident)
+                    if answer.code != "invalid_otp":
+                        assert answer.code == "too_many_attempts", answer
+                        break
+                    allowed += 1
+                    assert allowed <= 1000, "no lockout at all"
+            codes.append(allowed)
+            right = tr.otp_verify(otp=code, **ident)
+            assert not right.ok, f"the real code worked after lockout: {right}"
+            result.right_code_after_lockout.append(str(right.code))
+            if channel == "sms" and n == 0:
+                result.owner_fresh_code_after_attack = owner_signs_in(ident, to)
+            locked_in_a_row = locked_in_a_row + 1 if allowed == 0 else 0
+            if locked_in_a_row >= 3:
+                break
+        if channel == "sms":
+            result.owner_email_while_phone_locked = owner_signs_in({"email": email}, email)
+    if support_reset is not None:
+        support_reset("sms")
+        result.owner_phone_after_support_reset = owner_signs_in({"phone_number": phone}, phone)
     tr.close()
     return result
+
+
+def support_reset_of(database_url: str, phone: str) -> Callable[[str], None]:
+    """Support's reset of a channel's wrong-code count, as the admin's form makes it
+    (otp.services.otp_lockout_reset: a row with the reason)."""
+
+    def reset(channel: str) -> None:
+        with psycopg.connect(database_url, autocommit=True) as db:
+            db.execute("INSERT INTO otp_lockout_resets (id, user_id, channel, reason, actor_label, reset_at) "
+                       "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint, id, %s, 'owner verified', 'proof', "
+                       "now() FROM users WHERE phone_number = %s", [channel, phone])
+
+    return reset
 
 
 def email_verified_of(database_url: str, phone: str) -> Callable[[], None]:
@@ -342,6 +380,94 @@ def enumeration(base_url: str, gateway: CaptureGateway, database_url: str, *, n:
 
         return enumeration_run(ask, gateway, database_url, n=n, seed=seed, warmup=warmup,
                                phone_prefix="+44743", email_prefix="")
+
+
+# --- verify oracles ---------------------------------------------------------------------
+VERIFY_KINDS = ("unknown_phone", "active_phone", "blocked_phone", "suspended_phone", "deleted_phone", "pending_phone",
+                "unknown_email", "verified_email", "unverified_email")
+
+
+@dataclass
+class VerifyEnumeration:
+    requests: int = 0
+    shapes: list[str] = field(default_factory=list)  # distinct status/body/header names over every kind
+    medians_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def gap_ms(self) -> float:  # the slowest kind's median minus the fastest's
+        return max(self.medians_ms.values()) - min(self.medians_ms.values())
+
+
+def verify_enumeration_run(request: Ask, verify: Ask, database_url: str, *, n: int, seed: int, warmup: int,
+                           guesses: int, phone_prefix: str) -> VerifyEnumeration:
+    """Wrong guesses through ``verify(body)``, interleaved at random over identifiers of
+    every kind in VERIFY_KINDS, each of which first asked for a code through
+    ``request(body)`` (real or decoy, made in the background: not timed). ``guesses`` per
+    identifier stay under the per-code limit, so every answer should be the same
+    ``invalid_otp`` — and take the same time. Both return (status, body, header names)."""
+    rng = random.Random(seed)
+    per_kind = max(1, n // len(VERIFY_KINDS) // guesses)
+    tag = f"{rng.randrange(16**6):06x}"
+    base = rng.randrange(1_000_000, 8_000_000)
+    candidates = [unique_phone(base + i, prefix=phone_prefix) for i in range(3 * len(VERIFY_KINDS) * per_kind)]
+    with psycopg.connect(database_url) as db:
+        taken = {row[0] for row in db.execute("SELECT phone_number FROM users WHERE phone_number = ANY(%s)", [candidates])}
+    free = iter(p for p in candidates if p not in taken)
+    idents: dict[str, list[dict[str, str]]] = {}
+    accounts: list[tuple[str, str, str]] = []  # phone, email, kind
+    for kind in VERIFY_KINDS:
+        idents[kind] = []
+        for i in range(per_kind):
+            phone, email = next(free), f"v{i}.{kind}.{tag}@example.com"
+            if not kind.startswith("unknown_"):
+                accounts.append((phone, email, kind))
+            idents[kind].append({"email": email} if kind.endswith("_email") else {"phone_number": phone})
+    seed_active_users(database_url, [a[0] for a in accounts], [a[1] for a in accounts])
+    statuses = {"blocked_phone": "blocked", "suspended_phone": "suspended", "deleted_phone": "deleted",
+                "pending_phone": "unverified"}
+    with psycopg.connect(database_url, autocommit=True) as db:
+        for phone, _email, kind in accounts:
+            if kind in statuses:
+                db.execute("UPDATE users SET status = %s WHERE phone_number = %s", [statuses[kind], phone])
+            elif kind == "verified_email":
+                db.execute("UPDATE users SET email_verified_at = now() WHERE phone_number = %s", [phone])
+    plan = [(kind, ident) for kind, some in idents.items() for ident in some for _ in range(guesses)]
+    rng.shuffle(plan)
+    times: dict[str, list[float]] = {kind: [] for kind in VERIFY_KINDS}
+    shapes: set[str] = set()
+    for i in range(warmup):  # connections, imports, caches: not part of the figure
+        verify({"email": f"warm{i}.{tag}@example.org", "otp": "000000"})
+    for some in idents.values():
+        for ident in some:
+            asked = request(ident)
+            assert asked[0] in (202, "OK"), asked
+    time.sleep(1.0)  # the codes and decoys are written after the answers
+    for kind, ident in plan:
+        started = time.perf_counter()
+        status, data, header_names = verify({**ident, "otp": "000000"})
+        times[kind].append(time.perf_counter() - started)
+        shapes.add(_shape(status, data, header_names))
+    out = VerifyEnumeration(requests=len(plan), shapes=sorted(shapes))
+    out.medians_ms = {kind: statistics.median(v) * 1000 for kind, v in times.items()}
+    return out
+
+
+def verify_enumeration(base_url: str, database_url: str, *, n: int = 1080, seed: int = 11, warmup: int = 20,
+                       guesses: int = 4) -> VerifyEnumeration:
+    """Verify oracles over REST: POST /auth/otp, then POST /auth/otp/verify."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        def post(path: str) -> Ask:
+            def ask(body: dict[str, str]) -> tuple[int, Any, tuple[str, ...]]:
+                response = client.post(path, json=body)
+                headers = tuple(sorted(h for h in response.headers if h not in ("date", "content-length")))
+                return response.status_code, response.json(), headers
+
+            return ask
+
+        return verify_enumeration_run(post("/api/v1/auth/otp"), post("/api/v1/auth/otp/verify"), database_url, n=n,
+                                      seed=seed, warmup=warmup, guesses=guesses, phone_prefix="+44752")
 
 
 # --- hostile input --------------------------------------------------------------------

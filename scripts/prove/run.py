@@ -1,8 +1,8 @@
 """Run every security proof at full size against a live server and print the figures.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/authn_prove REDIS_URL=redis://127.0.0.1:6379/8 \\
-        .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,hostile,spellings,fuzz]
-    ... -m scripts.prove.run --transport grpc      # brute, redeem, enum over gRPC
+        .venv/bin/python -m scripts.prove.run [--only brute,redeem,enum,verify,hostile,spellings,fuzz]
+    ... -m scripts.prove.run --transport grpc      # brute, redeem, enum, verify over gRPC
 
 Sizes (issue defaults): 50 parallel guesses; 200 trials x 16 processes; 1,000 interleaved
 sign-in requests; every hostile input at every endpoint; schemathesis with 200 examples
@@ -22,7 +22,11 @@ import subprocess
 import sys
 import time
 
-from .grpc_proofs import concurrent_redemption_grpc, enumeration_grpc
+from .grpc_proofs import (
+    concurrent_redemption_grpc,
+    enumeration_grpc,
+    verify_enumeration_grpc,
+)
 from .harness import PYTHON, ROOT, grpc_target, running, transport, unique_phone
 from .proofs import (
     SPELLINGS,
@@ -34,11 +38,13 @@ from .proofs import (
     hostile_input,
     phone_spellings,
     sign_up,
+    support_reset_of,
+    verify_enumeration,
 )
 
 PROOF_ENV = {"OTP_RESEND_COOLDOWN": "1", "OTP_MAX_PER_HOUR": "100000"}
-ALL = ("brute", "redeem", "enum", "hostile", "spellings", "fuzz")
-OVER_GRPC = ("brute", "redeem", "enum")  # the others are about HTTP itself
+ALL = ("brute", "redeem", "enum", "verify", "hostile", "spellings", "fuzz")
+OVER_GRPC = ("brute", "redeem", "enum", "verify")  # the others are about HTTP itself
 WORKERS, THREADS = 4, 4
 
 
@@ -96,13 +102,18 @@ def main() -> int:
             phone = unique_phone(3_000_000 + run_id)
             r = brute_force(make, gateway, phone=phone, email=f"victim{run_id}@example.com", parallel=50,
                             expire=expire_codes_of(args.database_url, phone),
-                            verify_email=email_verified_of(args.database_url, phone))
-            good = r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 24
+                            verify_email=email_verified_of(args.database_url, phone),
+                            support_reset=support_reset_of(args.database_url, phone))
+            owner = (r.owner_fresh_code_after_attack, r.owner_email_while_phone_locked, r.owner_phone_after_support_reset)
+            good = (r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 100
+                    and all(n <= 50 for n in r.per_channel_allowed.values()) and owner == ("ok", "ok", "ok"))
             ok &= good
             print(f"[{verdict(good)}] brute force: guesses one code allowed: max {r.max_per_code} (per code {r.per_code_allowed}); "
                   f"parallel burst of 50 with rotating X-Forwarded-For: {r.parallel_allowed} compared {r.parallel_answers}; "
-                  f"one account allowed {r.account_allowed} in all over {r.codes_sent} codes (limit 20 wrong tries/day + 4); "
-                  f"the right code after lockout: {sorted(set(r.right_code_after_lockout))}")
+                  f"one account allowed {r.account_allowed} in all over {r.codes_sent} codes, per channel {r.per_channel_allowed} "
+                  f"(limit 100 wrong tries per 30 days, 50 per channel); the right code after lockout: "
+                  f"{sorted(set(r.right_code_after_lockout))}; the owner: fresh code after an attack {owner[0]}, "
+                  f"email while the phone is locked {owner[1]}, phone after support's reset {owner[2]}")
         if "redeem" in only:
             started = time.monotonic()
             if grpc:
@@ -128,6 +139,16 @@ def main() -> int:
                   f"body shapes per channel {[len(v) for v in r.body_shapes.values()]}; medians ms "
                   f"{ {k: round(v, 2) for k, v in r.medians_ms.items()} }; median gap known-unknown ms "
                   f"{ {k: round(v, 2) for k, v in r.gap_ms.items()} } (goal <= 5)")
+        if "verify" in only:
+            if grpc:
+                r = verify_enumeration_grpc(grpc_target(server), args.database_url, n=args.requests * 2, seed=run_id)
+            else:
+                r = verify_enumeration(server.base_url, args.database_url, n=args.requests * 2, seed=run_id)
+            good = len(r.shapes) == 1 and r.gap_ms <= 5.0
+            ok &= good
+            print(f"[{verdict(good)}] verify oracles: {r.requests} interleaved wrong guesses over {len(r.medians_ms)} "
+                  f"identifier states; distinct answers {len(r.shapes)}; medians ms "
+                  f"{ {k: round(v, 2) for k, v in r.medians_ms.items()} }; slowest - fastest {r.gap_ms:.2f} ms (goal <= 5)")
         if "hostile" in only:
             tr = make()
             token = sign_up(tr, gateway, unique_phone(4_000_000 + run_id)).body["tokens"]["access_token"]

@@ -47,3 +47,26 @@ def test_ip_window_counts_on_redis_only(backend):
     assert counted[0] == 1 and 0 < counted[1] <= 60
     assert requests_in_window(scope="otp_ip", ident="203.0.113.9", duration=60)[0] == 2
     assert requests_in_window(scope="otp_ip", ident="203.0.113.10", duration=60)[0] == 1
+
+
+def test_cooldown_and_hourly_cap_count_per_address_under_a_cap_per_identifier(backend, settings):
+    # The old limits counted per identifier only: whoever asked five times an hour for a
+    # number kept its owner from getting any code.
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "OTP_RESEND_COOLDOWN": 60, "OTP_MAX_PER_HOUR": 5,
+                              "OTP_IDENTIFIER_MAX_PER_HOUR": 7}
+    otp_send_allowed(identifier="+447400123456", purpose="signin", ip="203.0.113.66")
+    with pytest.raises(RateLimited):  # the attacker's own cooldown
+        otp_send_allowed(identifier="+447400123456", purpose="signin", ip="203.0.113.66")
+    otp_send_allowed(identifier="+447400123456", purpose="signin", ip="81.2.69.160")  # the owner still gets one
+
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "OTP_RESEND_COOLDOWN": 0}
+    number = "+447400999999"
+    for _ in range(5):
+        otp_send_allowed(identifier=number, purpose="signin", ip="203.0.113.66")
+    with pytest.raises(RateLimited):  # five an hour from one address
+        otp_send_allowed(identifier=number, purpose="signin", ip="203.0.113.66")
+    for _ in range(2):
+        otp_send_allowed(identifier=number, purpose="signin", ip="81.2.69.160")  # the owner: 6th and 7th
+    with pytest.raises(RateLimited) as capped:  # the number's own cap, whatever the address
+        otp_send_allowed(identifier=number, purpose="signin", ip="198.51.100.1")
+    assert 1 <= capped.value.retry_after <= 3601
