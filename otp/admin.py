@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 
 from .models import Otp, OtpLockoutReset
 from .services import otp_lockout_reset, otp_lockout_status
@@ -95,12 +96,18 @@ class OtpLockoutResetAdmin(admin.ModelAdmin):
         return ("user", "channel", "reason", "actor", "actor_label", "reset_at") if obj is not None else ()
 
     def save_model(self, request, obj: OtpLockoutReset, form, change) -> None:
+        from accounts.selectors import staff_may_act_on
+        from accounts.services import staff_change_record
+
         target = form.cleaned_data["user"]
-        # As everywhere in the admin: only a superuser acts on staff accounts.
-        if (target.is_staff or target.is_superuser) and not request.user.is_superuser:
-            raise PermissionDenied("Only a superuser can act on a staff account.")
-        saved = otp_lockout_reset(user_id=target.pk, channel=form.cleaned_data["channel"],
-                                  reason=form.cleaned_data["reason"], actor_id=request.user.pk, actor_label="admin")
+        # As everywhere in the admin: only a superuser acts on staff accounts, or one's own.
+        if not staff_may_act_on(actor=request.user, user=target):
+            raise PermissionDenied("Only a superuser can act on a staff account, or your own.")
+        with transaction.atomic():
+            saved = otp_lockout_reset(user_id=target.pk, channel=form.cleaned_data["channel"],
+                                      reason=form.cleaned_data["reason"], actor_id=request.user.pk, actor_label="admin")
+            staff_change_record(user=target, actor=request.user, field=f"otp_lockout_{saved.channel}",
+                                new="reset", reason=saved.reason)
         obj.pk, obj.reset_at, obj.actor_id = saved.pk, saved.reset_at, saved.actor_id
         obj._state.adding = False
 

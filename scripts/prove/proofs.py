@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import random
 import socket
+import statistics
 import threading
 import time
 from collections import Counter

@@ -87,3 +87,15 @@ def test_resets_are_an_audit_nobody_edits_or_deletes(support):
     assert support.post(f"/admin/otp/otplockoutreset/{reset.pk}/delete/", {"post": "yes"}).status_code == 403
     assert support.post(f"/admin/otp/otplockoutreset/{reset.pk}/change/", {"reason": "x"}).status_code == 403
     assert OtpLockoutReset.objects.get().reason == "owner called"
+
+
+def test_support_cannot_reset_their_own_account_and_a_reset_is_in_the_users_audit(support):
+    assert support.post("/admin/otp/otplockoutreset/add/",
+                        {"user": support.staff.pk, "channel": "sms", "reason": "me"}).status_code == 403
+    assert not OtpLockoutReset.objects.exists()
+    from accounts.models import StaffChange
+
+    user = UserFactory(phone_number=PHONE)
+    support.post("/admin/otp/otplockoutreset/add/", {"user": user.pk, "channel": "email", "reason": "owner called"})
+    row = StaffChange.objects.get(user=user)
+    assert (row.field, row.actor_id, row.reason) == ("otp_lockout_email", support.staff.pk, "owner called")
