@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 from collections.abc import Callable
@@ -90,7 +91,10 @@ INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_at
 SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
        %(expires)s, NULL
 FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
+                   WHEN f.failures >= %(ceiling)s THEN
+                     CASE WHEN EXISTS (SELECT 1 FROM login_states WHERE user_id = %(user_id)s
+                                       AND logged_in_ip = %(ip)s AND logged_in_at >= %(known_since)s)
+                          THEN %(max_attempts)s - 1 ELSE %(max_attempts)s END
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
       SELECT COALESCE(SUM(attempts - born_attempts), 0) - COUNT(consumed_at) AS failures FROM otps
       WHERE user_id = %(user_id)s AND channel = %(channel)s AND created_at >= %(since)s
@@ -107,16 +111,31 @@ FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
                    WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
       SELECT COALESCE(SUM(attempts - born_attempts), 0) AS failures FROM otp_decoys
-      WHERE key = %(key)s AND created_at >= %(since)s) AS f) AS born
+      WHERE key = %(key)s AND purpose = %(purpose)s AND created_at >= %(since)s) AS f) AS born
 RETURNING attempts
 """
+
+
+# Past the ceiling, a code asked for from an address the account signed in from within
+# this long is born with one try, for that address only (the owner's way back that
+# guessers elsewhere can't use: NIST SP 800-63B §5.2.2 names exactly this).
+KNOWN_ADDRESS_WINDOW = timedelta(days=90)
 
 
 def _issue_params(now: datetime, ip: str | None) -> dict:
     adapt = connection.ops.adapt_datetimefield_value
     return {"asker": address_tag(ip), "now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
             "since": adapt(now - failure_window()), "ceiling": channel_ceiling(),
-            "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS)}
+            "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
+            "ip": _valid_ip(ip), "known_since": adapt(now - KNOWN_ADDRESS_WINDOW)}
+
+
+def _valid_ip(ip: str | None) -> str | None:
+    # Compared with an inet column on PostgreSQL: anything else would be an error there.
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
 
 
 def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str | None = None) -> tuple[Otp, str]:
@@ -133,6 +152,14 @@ def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str
     otp.asked_from = address_tag(ip)
     otp._state.adding = False
     return otp, code
+
+
+def otp_live_for_another(*, user_id: int, purpose: str, channel: str, ip: str | None) -> bool:
+    """Whether the user's latest code is still usable and was asked for from another address."""
+    latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).order_by("-created_at", "-id")
+              .only("attempts", "asked_from", "expired_at", "consumed_at").first())
+    return (latest is not None and latest.consumed_at is None and latest.expired_at > timezone.now()
+            and latest.attempts < int(app_settings.OTP_MAX_ATTEMPTS) and latest.asked_from != address_tag(ip))
 
 
 def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:

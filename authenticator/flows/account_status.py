@@ -20,10 +20,15 @@ def account_set_status(*, user: User, status: str, reason: str = "", actor: User
     The Tokenizer is told first: if it is down nothing changes (503), so a blocked user
     never keeps working tokens.
     """
-    user.refresh_from_db(fields=["status"])  # decide on the status as it is now, not as loaded
-    if user.status == UserStatus.UNVERIFIED and status == UserStatus.ACTIVE:
-        # Only verifying the phone at sign-up makes an account active.
-        raise InvalidStatusTransition("An unverified account becomes active only by verifying its phone.")
+    # Decide on the account as it is now, not as loaded.
+    user.refresh_from_db(fields=["status", "phone_verified_at", "is_staff"])
+    if status == UserStatus.ACTIVE and user.status != UserStatus.ACTIVE and user.phone_verified_at is None:
+        # Only verifying the phone at sign-up makes an account active — also by way of
+        # blocked (unverified → blocked → active would squat a number nobody verified).
+        # Staff sign in by password and second factor, not by phone: a superuser or an
+        # operator (no actor: the CLI) may activate a staff account.
+        if not (user.is_staff and (actor is None or actor.is_superuser)):
+            raise InvalidStatusTransition("An account becomes active only once its phone number is verified.")
     if status != user.status and status not in ALLOWED_TRANSITIONS.get(user.status, set()):
         raise InvalidStatusTransition(f"Cannot change status from {user.status} to {status}.")
     if status in ENDS_SESSIONS and user.status != status:

@@ -35,7 +35,12 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email")
         if email.lower() != (user.email or "").lower() or user.email_verified_at is None:
-            otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL)
+            # Per account (a minute apart, OTP_MAX_PER_HOUR an hour, whatever the addresses:
+            # a signed-in user can't make us mail the world), and per address across
+            # accounts (one user can't keep an address's owner from verifying it).
+            account = f"account:{user.pk}"
+            otp_send_allowed(identifier=account, purpose=OtpPurpose.VERIFY_EMAIL)
+            otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL, ip=account)
             # Whether another account has verified the address is told only at verify,
             # after the right code: only the address's owner ever learns it.
             _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)

@@ -68,7 +68,8 @@ class BruteForce:
 def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, email: str, parallel: int = 50,
                 expire: Callable[[], None] | None = None, resend_wait: float = 1.05, max_codes: int = 40,
                 verify_email: Callable[[], None] | None = None,
-                support_reset: Callable[[str], None] | None = None) -> BruteForce:
+                support_reset: Callable[[str], None] | None = None,
+                owner_elsewhere: Callable[[], None] | None = None) -> BruteForce:
     """An attacker who knows the victim's number and email: guess each code until it is
     locked, resend at once and guess again — the phone until three fresh codes in a row
     are born locked, then the email the same way. Codes are let expire between rounds
@@ -78,6 +79,10 @@ def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, 
     signs in by email while the phone is locked; and, once support has reset the phone's
     count (``support_reset(channel)``, what the admin's reset does), by phone again.
 
+    Owner and attacker reach the server from one address here; ``owner_elsewhere`` moves
+    the owner's sign-ins to an address of their own (as a victim at home is), since past
+    the ceiling an address the account signed in from keeps one try per code.
+
     ``invalid_otp`` answers are counted as guesses the server compared: an upper bound
     (an unusable code also answers ``invalid_otp``), which is what a proof needs.
     The server must run with OTP_RESEND_COOLDOWN=1 and a high OTP_MAX_PER_HOUR, so that
@@ -86,6 +91,8 @@ def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, 
     tr = make()
     result = BruteForce()
     sign_up(tr, gateway, phone, email=email)
+    if owner_elsewhere is not None:
+        owner_elsewhere()
     if verify_email is not None:  # codes go to an email only once it is verified
         verify_email()
 
@@ -99,6 +106,8 @@ def brute_force(make: TransportFactory, gateway: CaptureGateway, *, phone: str, 
 
     def owner_signs_in(ident: dict[str, str], to: str) -> str:
         answer = tr.otp_verify(otp=fresh_code(ident, to), device="owner", **ident)
+        if owner_elsewhere is not None:
+            owner_elsewhere()
         return "ok" if answer.ok else str(answer.code)
 
     for channel, ident, to in (("sms", {"phone_number": phone}, phone), ("email", {"email": email}, email)):
@@ -151,6 +160,17 @@ def support_reset_of(database_url: str, phone: str) -> Callable[[str], None]:
                        "now() FROM users WHERE phone_number = %s", [channel, phone])
 
     return reset
+
+
+def owner_elsewhere_of(database_url: str, phone: str, address: str = "192.0.2.7") -> Callable[[], None]:
+    """The owner's sign-ins, as made from their own address rather than the attacker's."""
+
+    def move() -> None:
+        with psycopg.connect(database_url, autocommit=True) as db:
+            db.execute("UPDATE login_states SET logged_in_ip = %s WHERE user_id = (SELECT id FROM users "
+                       "WHERE phone_number = %s)", (address, phone))
+
+    return move
 
 
 def email_verified_of(database_url: str, phone: str) -> Callable[[], None]:

@@ -36,6 +36,7 @@ from .proofs import (
     enumeration,
     expire_codes_of,
     hostile_input,
+    owner_elsewhere_of,
     phone_spellings,
     sign_up,
     support_reset_of,
@@ -103,7 +104,8 @@ def main() -> int:
             r = brute_force(make, gateway, phone=phone, email=f"victim{run_id}@example.com", parallel=50,
                             expire=expire_codes_of(args.database_url, phone),
                             verify_email=email_verified_of(args.database_url, phone),
-                            support_reset=support_reset_of(args.database_url, phone))
+                            support_reset=support_reset_of(args.database_url, phone),
+                            owner_elsewhere=owner_elsewhere_of(args.database_url, phone))
             owner = (r.owner_fresh_code_after_attack, r.owner_email_while_phone_locked, r.owner_phone_after_support_reset)
             good = (r.max_per_code <= 5 and r.parallel_allowed <= 5 and r.account_allowed <= 100
                     and all(n <= 50 for n in r.per_channel_allowed.values()) and owner == ("ok", "ok", "ok"))

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from accounts.models import User
+from accounts.models import User, UserStatus
 from sessions_log.models import LoginStatus
 from tests.factories import LoginStateFactory, UserFactory
 
@@ -376,3 +376,15 @@ def test_second_factor_and_lockout_pages_are_for_superusers_only(superuser, labe
     root = Client()
     root.force_login(superuser)
     assert root.get(base).status_code == 200
+
+
+def test_support_cannot_activate_an_unverified_account_by_way_of_blocked(superuser):
+    """Found in review: unblock refused, block accepted, then unblock accepted — an active
+    account on a phone number nobody verified."""
+    squatter = UserFactory(phone_number="+447400555150", status=UserStatus.UNVERIFIED, phone_verified_at=None)
+    client = Client()
+    client.force_login(make_actor("support"))
+    for kind in ("unblock", "block", "unblock"):
+        client.post(f"/admin/accounts/user/{squatter.pk}/support/{kind}/", {"apply": "1", "reason": "ticket 9"})
+    squatter.refresh_from_db()
+    assert squatter.status == UserStatus.BLOCKED and squatter.phone_verified_at is None

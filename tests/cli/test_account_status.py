@@ -124,3 +124,22 @@ def test_a_reason_is_required():
 def test_unknown_users_exit_with_one_line(value, status, line):
     run = cli("suspend", "--user", value, "--reason", "x")
     assert (run.status, run.out, run.err) == (status, "", line)
+
+
+def test_block_then_unblock_never_activates_a_number_nobody_verified():
+    """unverified → blocked → active would hand a squatter an active account on a number
+    they don't own (found in review)."""
+    user = UserFactory(status=UserStatus.UNVERIFIED, phone_verified_at=None)
+    assert cli("block", "--user", str(user.pk), "--reason", "step one").status == 0
+    run = cli("unblock", "--user", str(user.pk), "--reason", "step two")
+    assert (run.status, run.out) == (8, "")
+    assert run.err.startswith("error: invalid_status_transition: ")
+    user.refresh_from_db()
+    assert user.status == UserStatus.BLOCKED
+
+
+def test_an_operator_may_activate_a_staff_account_without_a_verified_phone():
+    staff = UserFactory(status=UserStatus.BLOCKED, phone_verified_at=None, is_staff=True)
+    assert cli("unblock", "--user", str(staff.pk), "--reason", "new support hire").status == 0
+    staff.refresh_from_db()
+    assert staff.status == UserStatus.ACTIVE

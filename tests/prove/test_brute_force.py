@@ -9,6 +9,7 @@ from scripts.prove.proofs import (
     brute_force,
     email_verified_of,
     expire_codes_of,
+    owner_elsewhere_of,
     support_reset_of,
 )
 
@@ -23,7 +24,8 @@ def test_guesses_are_capped_per_code_and_per_account_and_the_owner_keeps_a_way_i
     result = brute_force(live.make, live.gateway, phone=phone, email="victim@example.com", parallel=50,
                          expire=expire_codes_of(live.database_url, phone),
                          verify_email=email_verified_of(live.database_url, phone),
-                         support_reset=support_reset_of(live.database_url, phone))
+                         support_reset=support_reset_of(live.database_url, phone),
+                         owner_elsewhere=owner_elsewhere_of(live.database_url, phone))
     print(f"\nbrute force: per code {result.per_code_allowed}, per channel {result.per_channel_allowed}, "
           f"account total {result.account_allowed}, parallel burst {result.parallel_answers}, codes sent {result.codes_sent}; "
           f"owner: fresh code after an attack {result.owner_fresh_code_after_attack}, email while the phone is locked "
