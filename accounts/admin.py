@@ -45,6 +45,7 @@ from authenticator.conf import app_settings
 from authenticator.errors import ApplicationError, StaffNotAllowed
 
 from . import services
+from .readonly import ReadOnly
 from .models import SocialIdentity, StaffChange, StatusHistory, User, UserStatus
 from .selectors import group_has_staff, permissions_held, permissions_not_held, staff_may_act_on
 
@@ -52,7 +53,7 @@ from .selectors import group_has_staff, permissions_held, permissions_not_held, 
 MAX_BULK = 500
 
 
-class StatusHistoryInline(admin.TabularInline):
+class StatusHistoryInline(ReadOnly, admin.TabularInline):
     model = StatusHistory
     fk_name = "user"
     extra = 0
@@ -61,14 +62,8 @@ class StatusHistoryInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("-updated_at",)
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class SocialIdentityInline(admin.TabularInline):
+class SocialIdentityInline(ReadOnly, admin.TabularInline):
     model = SocialIdentity
     verbose_name_plural = "linked identities"
     extra = 0
@@ -76,17 +71,11 @@ class SocialIdentityInline(admin.TabularInline):
     fields = ("provider", "uid", "email", "created_at", "last_used_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 AUDIT_FIELDS = ("changed_at", "field", "old_value", "new_value", "reason", "actor")
 
 
-class StaffChangeInline(admin.TabularInline):
+class StaffChangeInline(ReadOnly, admin.TabularInline):
     model = StaffChange
     fk_name = "user"
     verbose_name_plural = "changes by staff"
@@ -100,15 +89,6 @@ class StaffChangeInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see the account sees who changed it.
         return request.user.has_perm("accounts.view_user") or request.user.has_perm("accounts.change_user")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _inlines() -> list[type[admin.options.InlineModelAdmin]]:
@@ -218,7 +198,6 @@ class SupportUserCreationForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("phone_number", "country_id", "name")
-
 
 
 @admin.register(User)
@@ -470,25 +449,16 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(StatusHistory)
-class StatusHistoryAdmin(admin.ModelAdmin):
+class StatusHistoryAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("updated_at", "user", "previous_status", "status", "reason", "actor", "actor_label")
     list_filter = ("status",)
     search_fields = ("user__phone_number", "user__email", "user__name", "reason")
     raw_id_fields = ("user", "actor")
     list_select_related = ("user", "actor")
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnly, admin.ModelAdmin):
     """The admin's own audit trail, read-only, for superusers."""
 
     list_display = ("action_time", "user", "content_type", "object_repr", "action_flag", "change_message")
@@ -503,18 +473,9 @@ class LogEntryAdmin(admin.ModelAdmin):
     def has_module_permission(self, request) -> bool:
         return request.user.is_superuser
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(StaffChange)
-class StaffChangeAdmin(admin.ModelAdmin):
+class StaffChangeAdmin(ReadOnly, admin.ModelAdmin):
     """Every change staff made to users' data, across accounts; nobody edits it."""
 
     list_display = ("changed_at", "user", "field", "old_value", "new_value", "reason", "actor")
@@ -522,15 +483,6 @@ class StaffChangeAdmin(admin.ModelAdmin):
     search_fields = ("user__phone_number", "user__email", "user__name", "reason")
     raw_id_fields = ("user", "actor")
     list_select_related = ("user", "actor")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 admin.site.unregister(Group)

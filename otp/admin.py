@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from accounts.readonly import ReadOnly
+
 from .models import Otp, OtpLockoutReset
 from .services import otp_lockout_reset, otp_lockout_status
 
@@ -20,7 +22,7 @@ def lockout_of(obj: Otp) -> str:
     return str(otp_lockout_status(user_id=obj.user_id, channel=obj.channel))
 
 
-class OtpInline(admin.TabularInline):
+class OtpInline(ReadOnly, admin.TabularInline):
     """A user's recent codes on their admin page (time, channel, purpose, tries, and the
     account's wrong-code count on that channel)."""
 
@@ -37,18 +39,9 @@ class OtpInline(admin.TabularInline):
     def account_lockout(self, obj: Otp) -> str:
         return lockout_of(obj)
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Otp)
-class OtpAdmin(admin.ModelAdmin):
+class OtpAdmin(ReadOnly, admin.ModelAdmin):
     # Never the code: the stored value is a hash, and it is not shown either.
     list_display = ("created_at", "user", "purpose", "channel", "attempts", "expired_at", "consumed_at")
     list_filter = ("purpose", "channel")
@@ -61,15 +54,6 @@ class OtpAdmin(admin.ModelAdmin):
     @admin.display(description="account lockout (this channel)")
     def account_lockout(self, obj: Otp) -> str:
         return lockout_of(obj)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class LockoutResetForm(forms.ModelForm):

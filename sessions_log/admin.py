@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from accounts.readonly import ReadOnly
+
 from .models import LoginState
 
 FIELDS = ("id", "logged_in_on", "logged_in_from", "logged_in_ip", "method", "status", "ended_reason", "logged_in_at", "logged_out_at", "user_agent")
 
 
-class LoginStateInline(admin.TabularInline):
+class LoginStateInline(ReadOnly, admin.TabularInline):
     model = LoginState
     extra = 0
     can_delete = False
@@ -17,26 +19,11 @@ class LoginStateInline(admin.TabularInline):
     show_change_link = True
     recent_limit = 50  # accounts.admin.UserAdmin shows only the most recent
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(LoginState)
-class LoginStateAdmin(admin.ModelAdmin):
+class LoginStateAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("logged_in_at", "user", "logged_in_on", "logged_in_from", "logged_in_ip", "status", "ended_reason", "logged_out_at")
     list_filter = ("status", "ended_reason", "method")
     search_fields = ("user__phone_number", "user__email", "user__name", "logged_in_ip")
     readonly_fields = ("user", *FIELDS)
     list_select_related = ("user",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
