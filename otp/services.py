@@ -34,12 +34,14 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from authenticator.conf import app_settings
 from authenticator.ids import next_id
 from authenticator.errors import InvalidInput, InvalidOtp, OtpExpired, TooManyAttempts
+
+from sessions_log.services import KNOWN_ADDRESS_WINDOW
 
 from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset
 
@@ -117,9 +119,8 @@ RETURNING attempts
 
 
 # Past the ceiling, a code asked for from an address the account signed in from within
-# this long is born with one try, for that address only (the owner's way back that
-# guessers elsewhere can't use: NIST SP 800-63B §5.2.2 names exactly this).
-KNOWN_ADDRESS_WINDOW = timedelta(days=90)
+# KNOWN_ADDRESS_WINDOW is born with one try, for that address only (the owner's way back
+# that guessers elsewhere can't use: NIST SP 800-63B §5.2.2 names exactly this).
 
 
 def _issue_params(now: datetime, ip: str | None) -> dict:
@@ -154,14 +155,6 @@ def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str
     return otp, code
 
 
-def otp_live_for_another(*, user_id: int, purpose: str, channel: str, ip: str | None) -> bool:
-    """Whether the user's latest code is still usable and was asked for from another address."""
-    latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).order_by("-created_at", "-id")
-              .only("attempts", "asked_from", "expired_at", "consumed_at").first())
-    return (latest is not None and latest.consumed_at is None and latest.expired_at > timezone.now()
-            and latest.attempts < int(app_settings.OTP_MAX_ATTEMPTS) and latest.asked_from != address_tag(ip))
-
-
 def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:
     """Record a decoy for ``identifier`` (normalised), which gets no real code."""
     now = timezone.now()
@@ -177,17 +170,21 @@ class CheckedOtp:
 
 
 # A try from anywhere but the asking address may not take the code's last try.
+# The code a try is against: the newest live code asked for from the trying address, else
+# the newest. So a code asked for elsewhere afterwards (a guesser's) does not kill the
+# owner's, which would keep the owner out with one request per code.
 _CHECK_SQL = (
     "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
     "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND channel = %s"
-    "  ORDER BY created_at DESC, id DESC LIMIT 1"
+    "  ORDER BY CASE WHEN asked_from = %s AND consumed_at IS NULL AND expired_at > %s THEN 0 ELSE 1 END,"
+    "  created_at DESC, id DESC LIMIT 1"
     ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
     " RETURNING id, otp, sent_to, channel"
 )
 _CHECK_DECOY_SQL = (
     "UPDATE otp_decoys SET attempts = attempts + 1 WHERE id = ("
     "  SELECT id FROM otp_decoys WHERE key = %s AND purpose = %s"
-    "  ORDER BY created_at DESC, id DESC LIMIT 1"
+    "  ORDER BY CASE WHEN asked_from = %s AND expired_at > %s THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
     ") AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
     " RETURNING id, key"
 )
@@ -204,11 +201,13 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | 
     now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     with connection.cursor() as cursor:
-        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, max_attempts, connection.ops.adapt_datetimefield_value(now),
-                                    asker, max_attempts])
+        when = connection.ops.adapt_datetimefield_value(now)
+        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
-        latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).order_by("-created_at", "-id")
+        mine = Case(When(asked_from=asker, consumed_at__isnull=True, expired_at__gt=now, then=Value(0)), default=Value(1))
+        latest = (Otp.objects.filter(user_id=user_id, purpose=purpose, channel=channel).annotate(mine=mine)
+                  .order_by("mine", "-created_at", "-id")
                   .only("attempts", "asked_from", "created_at", "expired_at", "consumed_at").first())
         _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
     otp_id, stored, sent_to, channel = row
@@ -225,11 +224,13 @@ def otp_check_decoy(*, identifier: str, purpose: str, code: str, ip: str | None 
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     key = decoy_key(identifier)
     with connection.cursor() as cursor:
-        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, max_attempts, connection.ops.adapt_datetimefield_value(now),
-                                          asker, max_attempts])
+        when = connection.ops.adapt_datetimefield_value(now)
+        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
-        latest = (OtpDecoy.objects.filter(key=key, purpose=purpose).order_by("-created_at", "-id")
+        mine = Case(When(asked_from=asker, expired_at__gt=now, then=Value(0)), default=Value(1))
+        latest = (OtpDecoy.objects.filter(key=key, purpose=purpose).annotate(mine=mine)
+                  .order_by("mine", "-created_at", "-id")
                   .only("attempts", "asked_from", "created_at", "expired_at").first())
         _raise_why_unusable(latest, now=now, max_attempts=max_attempts, asker=asker)
     hmac.compare_digest(row[1], otp_hash(code=code, purpose=purpose, sent_to=identifier))  # a real check's work

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -26,6 +27,23 @@ class Device:
     platform: str = ""  # the `device` field: e.g. "ios 18.1 / iPhone 15"
     ip: str | None = None  # the client IP (see authenticator.middleware)
     user_agent: str = ""
+
+
+# An address the account signed in from this recently is the owner's, as far as limits go:
+# past the wrong-code ceiling its codes keep one try (otp.services), and its code requests
+# are not counted against the number's hourly cap — guessers elsewhere can use neither.
+KNOWN_ADDRESS_WINDOW = timedelta(days=90)
+
+
+def login_state_seen_from(*, user_id: int | None, ip: str | None) -> bool:
+    """Whether the account signed in from ``ip`` within KNOWN_ADDRESS_WINDOW. The query runs
+    for unknown identifiers too (no account: user 0), so its cost tells nobody anything."""
+    try:
+        address = str(ipaddress.ip_address(ip)) if ip else "0.0.0.0"
+    except ValueError:
+        address = "0.0.0.0"
+    return LoginState.objects.filter(user_id=user_id or 0, logged_in_ip=address,
+                                     logged_in_at__gte=timezone.now() - KNOWN_ADDRESS_WINDOW).exists()
 
 
 def login_state_open(*, user, device: Device, method: str) -> LoginState:

@@ -22,7 +22,8 @@ def account_set_status(*, user: User, status: str, reason: str = "", actor: User
     """
     # Decide on the account as it is now, not as loaded.
     user.refresh_from_db(fields=["status", "phone_verified_at", "is_staff"])
-    if status == UserStatus.ACTIVE and user.status != UserStatus.ACTIVE and user.phone_verified_at is None:
+    never_verified = user.status == UserStatus.UNVERIFIED or user.phone_verified_at is None
+    if status == UserStatus.ACTIVE and user.status != UserStatus.ACTIVE and never_verified:
         # Only verifying the phone at sign-up makes an account active — also by way of
         # blocked (unverified → blocked → active would squat a number nobody verified).
         # Staff sign in by password and second factor, not by phone: a superuser or an

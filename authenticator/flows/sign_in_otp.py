@@ -14,6 +14,7 @@ from accounts.models import UserStatus
 from otp.delivery import deliver
 from otp.models import OtpPurpose
 from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
+from sessions_log.services import login_state_seen_from
 
 from .. import metrics
 from ..background import submit_after_response
@@ -25,8 +26,9 @@ from .messages import SUBJECTS, code_message
 
 def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> OtpSent:
     """``ip``: the client's address; the send limits count per identifier and address."""
-    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip)
     user = user_for_identifier(identifier)
+    owners = login_state_seen_from(user_id=None if user is None else user.pk, ip=ip)
+    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip, owners_address=owners)
     if user is not None and user.status == UserStatus.ACTIVE:
         # The job takes the id and address, not the row: it needs nothing else of it.
         user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)

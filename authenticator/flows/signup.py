@@ -15,7 +15,7 @@ from accounts.services import phone_and_country, user_create, user_update_unveri
 from accounts.validation import normalise_email
 from otp.delivery import deliver, mask_recipient
 from otp.models import OtpChannel, OtpPurpose
-from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue, otp_live_for_another
+from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
 
 from .. import metrics
 from ..background import submit_after_response
@@ -92,8 +92,6 @@ def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None
     # they exist. If the send fails the account stays pending with a code nobody got:
     # the state of someone who never typed theirs; the next sign-up sends a fresh one.
     phone = str(details["phone"])
-    if message is None:
-        return
     try:
         deliver(channel=OtpChannel.SMS, to=phone, message=message, subject=SUBJECTS["signup"])
     except DeliveryUnavailable:  # the channel logged why; this says whom it missed
@@ -103,8 +101,8 @@ def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None
 
 
 def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str,
-                  ip: str | None) -> str | None:
-    """Make or refresh the pending account and its code; the message to send (None: none)."""
+                  ip: str | None) -> str:
+    """Make or refresh the pending account and its code; the message to send."""
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
         if user is not None and user.status != UserStatus.UNVERIFIED:
@@ -115,11 +113,6 @@ def _signup_write(*, phone: str, country: str, name: str, salutation: str | None
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
             )
         else:
-            if otp_live_for_another(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, ip=ip):
-                # Someone else's sign-up of this number is under way (its code is live):
-                # it is neither rewritten nor its code killed, and nothing more is sent.
-                # (The same address asking again is the owner retrying: a fresh code.)
-                return None
             # Not verified yet: whoever verifies the phone owns the account, and the
             # details of the latest sign-up are the ones they asked for.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)

@@ -86,19 +86,21 @@ def test_past_the_ceiling_the_owner_signs_in_from_an_address_they_signed_in_from
     assert LoginState.objects.filter(user=owner).count() == 2
 
 
-def test_a_second_sign_up_of_a_pending_number_from_elsewhere_neither_rewrites_it_nor_kills_the_code():
+def test_a_second_sign_up_of_a_pending_number_from_elsewhere_never_keeps_the_owner_from_finishing():
+    """Another address's sign-up of a pending number sends the owner a fresh code (to the
+    owner's phone), which finishes the sign-up; holding it back instead (tried after the
+    first review) let an attacker who asked first keep the owner out (second review)."""
     victim, mallory = client(1), client(2)
-    victim.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Real Owner",
-                                        "email": "owner@example.com"}, format="json")
-    code = last_code_to(PHONE)
-    mallory.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Mallory",
-                                         "email": "mallory@example.com"}, format="json")
+    mallory.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Mallory"}, format="json")
     wait_idle()
-    assert len(sent_to(PHONE)) == 1  # nothing more was texted
-    user = User.objects.get(phone_number=PHONE)
-    assert (user.name, user.email) == ("Real Owner", "owner@example.com")
+    for _ in range(4):  # the attacker's own code, one try short of locked
+        mallory.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": "000000"}, format="json")
+    victim.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Real Owner"}, format="json")
+    code = last_code_to(PHONE)
+    assert len(sent_to(PHONE)) == 2
     verified = victim.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": code}, format="json")
     assert verified.status_code == 201, verified.content
+    assert User.objects.get(phone_number=PHONE).name == "Real Owner"
 
 
 def test_the_owner_asking_again_from_the_same_address_gets_a_fresh_code():
@@ -133,3 +135,49 @@ def test_a_signed_in_user_cannot_make_the_service_mail_address_after_address():
     assert [a.status_code for a in answers[1:]] == [429, 429, 429]
     assert all("Retry-After" in a for a in answers[1:])
     assert len(mail.outbox) == 1
+
+
+# -- the second review (after the fixes above) -----------------------------------------------
+
+
+def test_a_guessers_newer_code_does_not_kill_the_owners_code():
+    owner = UserFactory(phone_number=PHONE, email=None, email_verified_at=None)
+    LoginStateFactory(user=owner, logged_in_ip="198.51.100.7")
+    guess_sign_in_to_the_ceiling(PHONE)
+    home = client(7)
+    home.post("/api/v1/auth/otp", {"phone_number": PHONE}, format="json")
+    code = last_code_to(PHONE)
+    client(60).post("/api/v1/auth/otp", {"phone_number": PHONE}, format="json")  # the guesser asks again
+    wait_idle()
+    signed_in = home.post("/api/v1/auth/otp/verify", {"phone_number": PHONE, "otp": code}, format="json")
+    assert signed_in.status_code == 200, signed_in.content
+
+
+def test_guessers_using_up_the_numbers_hourly_cap_do_not_stop_the_owners_address(settings):
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "OTP_IDENTIFIER_MAX_PER_HOUR": 5, "OTP_MAX_PER_HOUR": 5}
+    owner = UserFactory(phone_number=PHONE)
+    LoginStateFactory(user=owner, logged_in_ip="198.51.100.7")
+    answers = [client(20 + n).post("/api/v1/auth/otp", {"phone_number": PHONE}, format="json").status_code for n in range(7)]
+    assert answers[-1] == 429  # the number's cap is used up for everyone else
+    home = client(7)
+    assert home.post("/api/v1/auth/otp", {"phone_number": PHONE}, format="json").status_code == 202
+    signed_in = home.post("/api/v1/auth/otp/verify", {"phone_number": PHONE, "otp": last_code_to(PHONE)}, format="json")
+    assert signed_in.status_code == 200, signed_in.content
+
+
+@pytest.mark.parametrize("state", ["unknown", "active", "blocked", "pending-elsewhere"])
+def test_sign_up_from_two_addresses_then_guessing_answers_alike(state):
+    """The second review's probe: sign-up from A, sign-up from B, six guesses from B."""
+    if state == "pending-elsewhere":
+        client(9).post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Owner"}, format="json")
+        wait_idle()
+    elif state != "unknown":
+        UserFactory(phone_number=PHONE, status=state)
+    a, b = client(1), client(2)
+    for asker in (a, b):
+        assert asker.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "x"},
+                          format="json").status_code == 202
+    wait_idle()
+    codes = [b.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": "000000"}, format="json").json()["code"]
+             for _ in range(6)]
+    assert codes == ["invalid_otp"] * 5 + ["too_many_attempts"]
