@@ -35,13 +35,16 @@ class Device:
 KNOWN_ADDRESS_WINDOW = timedelta(days=90)
 
 
+NO_CLIENT = "::"  # the unspecified address: no client has it, so no login state matches
+
+
 def login_state_seen_from(*, user_id: int | None, ip: str | None) -> bool:
     """Whether the account signed in from ``ip`` within KNOWN_ADDRESS_WINDOW. The query runs
     for unknown identifiers too (no account: user 0), so its cost tells nobody anything."""
     try:
-        address = str(ipaddress.ip_address(ip)) if ip else "0.0.0.0"
+        address = str(ipaddress.ip_address(ip)) if ip else NO_CLIENT
     except ValueError:
-        address = "0.0.0.0"
+        address = NO_CLIENT
     return LoginState.objects.filter(user_id=user_id or 0, logged_in_ip=address,
                                      logged_in_at__gte=timezone.now() - KNOWN_ADDRESS_WINDOW).exists()
 
