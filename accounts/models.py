@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 
-from authenticator.ids import SonyflakeField
+from authenticator.core.ids import SonyflakeField
 
 from .managers import UserManager
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
-from authenticator.sql import fetch_one
+from authenticator.core.sql import fetch_one
 
 from .models import User
 
-# Both run on every sign-in: written once (authenticator.sql), not compiled per call.
+# Both run on every sign-in: written once (authenticator.core.sql), not compiled per call.
 
 
 def user_get_by_phone(*, phone_number: str) -> User | None:

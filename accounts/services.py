@@ -12,7 +12,13 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from authenticator.errors import EmailTaken, InvalidInput, InvalidStatusTransition, PhoneNumberTaken, StaffNotAllowed
+from authenticator.core.errors import (
+    EmailTaken,
+    InvalidInput,
+    InvalidStatusTransition,
+    PhoneNumberTaken,
+    StaffNotAllowed,
+)
 
 from .models import StaffChange, StatusHistory, User, UserStatus, UserType
 from .selectors import permissions_not_held, staff_may_act_on

@@ -51,10 +51,6 @@ def normalise_phone(value: str, region: str | None = None) -> str:
     return phonenumbers.format_number(parse_phone(value, region), phonenumbers.PhoneNumberFormat.E164)
 
 
-def phone_region(e164: str) -> str | None:
-    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
-
-
 def normalise_phone_for_country(value: str, country_id: str) -> tuple[str, str]:
     """Validate a phone number with its country; both normalised, consistent or an error."""
     country = normalise_country(country_id)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
-from .conf import app_settings
+from authenticator.core.conf import app_settings
 
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",

@@ -15,9 +15,9 @@ implementation is chosen by the dotted-path setting ``FIREBASE_VERIFIER``.
 - only the sign-in providers in ``FIREBASE_ALLOWED_PROVIDERS`` (``google.com``) pass.
 
 Bad, expired, foreign-project, revoked or disabled-user tokens raise
-:class:`~authenticator.errors.InvalidIdToken` (HTTP 401, ``code: invalid_id_token``) with a
+:class:`~authenticator.core.errors.InvalidIdToken` (HTTP 401, ``code: invalid_id_token``) with a
 ``reason`` in its payload; Firebase or Google's certificate endpoint unreachable raises
-:class:`~authenticator.errors.IdentityProviderUnavailable` (HTTP 503).
+:class:`~authenticator.core.errors.IdentityProviderUnavailable` (HTTP 503).
 
 ``FIREBASE_CERTS_URL`` replaces the URL of Google's public certificates (an X.509 JSON map,
 ``{"kid": "-----BEGIN CERTIFICATE-----..."}``). firebase-admin has no public option for it,
@@ -48,9 +48,9 @@ from django.utils.module_loading import import_string
 from firebase_admin import auth, credentials
 from firebase_admin import exceptions as firebase_exceptions
 
-from . import jsonsafe
-from .conf import app_settings
-from .errors import IdentityProviderUnavailable, InvalidIdToken
+from authenticator.core import jsonsafe
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import IdentityProviderUnavailable, InvalidIdToken
 
 logger = logging.getLogger(__name__)
 

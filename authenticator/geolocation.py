@@ -61,7 +61,7 @@ def _backend(path: str) -> Geolocation:
 
 
 def geolocation() -> Geolocation:
-    from .conf import app_settings
+    from authenticator.core.conf import app_settings
 
     return _backend(app_settings.GEOLOCATION_BACKEND)
 

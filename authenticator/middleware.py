@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from .conf import app_settings
+from authenticator.core.conf import app_settings
 
 
 @functools.cache

@@ -70,7 +70,8 @@ def check_redis() -> Check:
 
 
 def check_tokenizer() -> Check:
-    from .conf import app_settings
+    from authenticator.core.conf import app_settings
+
     from .tokenizer import tokenizer
 
     # The cheapest call of the contract; over HTTP it proves the service answers and

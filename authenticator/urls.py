@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import metrics, ops
+from authenticator import ops
+from authenticator.core import metrics
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),

@@ -8,4 +8,4 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class StaffAdminConfig(AdminConfig):
-    default_site = "accounts.staff_sign_in.StaffAdminSite"
+    default_site = "authenticator.admin.staff_sign_in.StaffAdminSite"

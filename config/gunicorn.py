@@ -60,7 +60,7 @@ limit_request_field_size = _int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
 
 # --- logs: stdout/stderr, for the container runtime to collect --------------------------
 # The application writes its own access line per request (JSON, with the request id:
-# authenticator.logging.RequestIdMiddleware); gunicorn's would be a second, poorer line
+# authenticator.core.logging.RequestIdMiddleware); gunicorn's would be a second, poorer line
 # and costs a formatted log record per request, so it is off unless asked for.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")

@@ -69,7 +69,7 @@ graceful_timeout = _env_int("H2_GRACEFUL_TIMEOUT", 25)
 
 # --- logs: stdout/stderr, for the container runtime to collect ---------------------------
 # Off unless asked for, as gunicorn's: the application logs one JSON line per request
-# with its request id (authenticator.logging.RequestIdMiddleware).
+# with its request id (authenticator.core.logging.RequestIdMiddleware).
 accesslog = os.environ.get("H2_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("H2_LOGLEVEL", "INFO").upper()

@@ -52,7 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost: a request id for every log line of the request, access log, metrics.
-    "authenticator.logging.RequestIdMiddleware",
+    "authenticator.core.logging.RequestIdMiddleware",
     # Probes and scrapers address the pod by IP: served before the Host check.
     "authenticator.ops.ProbeMiddleware",
     "authenticator.middleware.ClientIpMiddleware",
@@ -137,9 +137,8 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     # First: refuses a password sign-in that axes has locked out, before it is checked.
-    "accounts.staff_sign_in.StaffLockoutBackend",
+    "authenticator.admin.staff_sign_in.StaffLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "authenticator.backends.OtpBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -162,9 +161,9 @@ AXES_COOLOFF_TIME = timedelta(seconds=env.int("ADMIN_LOCKOUT_COOLOFF", default=9
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the admin login form's field, whatever USERNAME_FIELD is
-AXES_USERNAME_CALLABLE = "accounts.staff_sign_in.lockout_username"
-AXES_CLIENT_IP_CALLABLE = "accounts.staff_sign_in.lockout_client_ip"
-AXES_LOCKOUT_CALLABLE = "accounts.staff_sign_in.lockout_response"
+AXES_USERNAME_CALLABLE = "authenticator.admin.staff_sign_in.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "authenticator.admin.staff_sign_in.lockout_client_ip"
+AXES_LOCKOUT_CALLABLE = "authenticator.admin.staff_sign_in.lockout_response"
 # Masked in axes' logs and in the POST data it keeps with each attempt (the password always is).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
@@ -290,12 +289,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "authenticator.logging.RequestIdFilter"},
-        "redact": {"()": "authenticator.logging.RedactingFilter"},
+        "request_id": {"()": "authenticator.core.logging.RequestIdFilter"},
+        "redact": {"()": "authenticator.core.logging.RedactingFilter"},
     },
     "formatters": {
-        "json": {"()": "authenticator.logging.JsonFormatter"},
-        "plain": {"()": "authenticator.logging.PlainFormatter"},
+        "json": {"()": "authenticator.core.logging.JsonFormatter"},
+        "plain": {"()": "authenticator.core.logging.PlainFormatter"},
     },
     "handlers": {
         "console": {

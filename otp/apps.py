@@ -8,7 +8,11 @@ class OtpConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from otp.checks import check_codes_not_logged, check_sms_sender, check_sms_sender_deploy
+        from otp.checks import (
+            check_codes_not_logged,
+            check_sms_sender,
+            check_sms_sender_deploy,
+        )
 
         checks.register(check_sms_sender)
         checks.register(check_codes_not_logged)

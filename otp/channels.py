@@ -27,9 +27,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
 
-from authenticator import jsonsafe
-from authenticator.conf import app_settings
-from authenticator.errors import DeliveryUnavailable
+from authenticator.core import jsonsafe
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import DeliveryUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from authenticator.conf import app_settings
+from authenticator.core.conf import app_settings
 
 
 def _sender_class() -> tuple[type | None, list[CheckMessage]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from authenticator.ids import SonyflakeField
+from authenticator.core.ids import SonyflakeField
 
 
 class OtpPurpose(models.TextChoices):

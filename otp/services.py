@@ -1,6 +1,6 @@
 """Issue and verify one-time passwords, and the decoys that stand in for them.
 
-Rules (all settings in authenticator.conf): codes come from ``secrets``; only an HMAC of
+Rules (all settings in authenticator.core.conf): codes come from ``secrets``; only an HMAC of
 the code, bound to its purpose and destination, is stored; comparison is constant time;
 a code is used once. Wrong tries are counted in PostgreSQL, *before* the code is
 compared (an atomic ``attempts = attempts + 1 ... WHERE attempts < max``), so a burst of
@@ -37,10 +37,14 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from authenticator.conf import app_settings
-from authenticator.ids import next_id
-from authenticator.errors import InvalidInput, InvalidOtp, OtpExpired, TooManyAttempts
-
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import (
+    InvalidInput,
+    InvalidOtp,
+    OtpExpired,
+    TooManyAttempts,
+)
+from authenticator.core.ids import next_id
 from sessions_log.services import KNOWN_ADDRESS_WINDOW
 
 from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset

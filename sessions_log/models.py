@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from authenticator.ids import SonyflakeField
-from authenticator.models import KeyField
+from authenticator.core.db import KeyField
+from authenticator.core.ids import SonyflakeField
 
 
 class LoginStatus(models.TextChoices):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -14,10 +14,16 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from authenticator.core.sql import insert
 from authenticator.geolocation import locate
-from authenticator.sql import insert
 
-from .models import ENDED_STATUS, EndedReason, LoginState, LoginStateRefreshToken, LoginStatus
+from .models import (
+    ENDED_STATUS,
+    EndedReason,
+    LoginState,
+    LoginStateRefreshToken,
+    LoginStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -59,18 +65,16 @@ def login_state_open(*, user, device: Device, method: str) -> LoginState:
         method=method,
         status=LoginStatus.ACTIVE,
     )
-    insert(state)  # on every sign-in: one INSERT written once (authenticator.sql)
+    insert(state)  # on every sign-in: one INSERT written once (authenticator.core.sql)
     return state
 
 
-def login_states_close(*, user_id: int, reason: EndedReason, session_id: int | None = None, except_session_id: int | None = None) -> int:
-    """End the user's active login states (one, all but one, or all) for ``reason``;
+def login_states_close(*, user_id: int, reason: EndedReason, session_id: int | None = None) -> int:
+    """End the user's active login states (one or all) for ``reason``;
     returns how many."""
     states = LoginState.objects.filter(user_id=user_id, status=LoginStatus.ACTIVE)
     if session_id is not None:
         states = states.filter(pk=session_id)
-    if except_session_id is not None:
-        states = states.exclude(pk=except_session_id)
     return states.update(status=ENDED_STATUS[reason], ended_reason=reason, logged_out_at=timezone.now())
 
 

@@ -45,7 +45,7 @@ def pytest_sessionstart(session):
 def _release_sonyflake_lease(django_db_setup):
     """The id lease holds a connection to the test database: let it go before the drop."""
     yield
-    from authenticator.ids import generator
+    from authenticator.core.ids import generator
 
     generator.release()
 
@@ -62,7 +62,7 @@ def _clean_cache():
 def _clean_sms_outbox():
     """Each test sees only its own SMS; background jobs a test queued (sign-in codes)
     finish before the next test and before its database is flushed."""
-    from authenticator.background import wait_idle
+    from authenticator.core.background import wait_idle
     from otp import channels
 
     channels.outbox.clear()

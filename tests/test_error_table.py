@@ -1,6 +1,6 @@
 """The one error table: every domain error answers the same on REST, gRPC and the CLI.
 
-Each concrete class in ``authenticator.errors`` carries its HTTP status + code, its gRPC
+Each concrete class in ``authenticator.core.errors`` carries its HTTP status + code, its gRPC
 status and its exit status; here every one of them goes through each transport's single
 mapping — the REST exception handler, a real gRPC server with the service's interceptor,
 and the commands' ``error_exit`` — and must come out exactly as the table says.
@@ -20,7 +20,12 @@ from grpc_status import rpc_status
 
 import authenticator.flows
 from authenticator.api.errors import exception_handler
-from authenticator.errors import ApplicationError, InvalidInput, RateLimited, all_errors
+from authenticator.core.errors import (
+    ApplicationError,
+    InvalidInput,
+    RateLimited,
+    all_errors,
+)
 from authenticator.grpc.errors import ErrorInterceptor
 from authenticator.management.base import error_exit
 

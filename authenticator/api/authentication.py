@@ -6,8 +6,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.models import User, UserStatus
+from authenticator.core.errors import InvalidToken
 
-from ..errors import InvalidToken
 from ..tokenizer import tokenizer
 
 MAX_TOKEN_LENGTH = 4096

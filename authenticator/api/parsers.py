@@ -1,4 +1,4 @@
-"""The API's JSON parser: DRF's, with nesting bounded (authenticator.jsonsafe)."""
+"""The API's JSON parser: DRF's, with nesting bounded (authenticator.core.jsonsafe)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DrfJSONParser
 
-from .. import jsonsafe
+from authenticator.core import jsonsafe
 
 
 class JSONParser(DrfJSONParser):

@@ -4,7 +4,7 @@ import copy
 
 from rest_framework import serializers
 
-from ..conf import app_settings
+from authenticator.core.conf import app_settings
 
 ASCII_DIGITS = r"^[0-9]+$"
 

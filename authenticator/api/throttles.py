@@ -6,7 +6,7 @@ import logging
 
 from rest_framework.throttling import ScopedRateThrottle
 
-from ..throttling import requests_in_window
+from authenticator.core.throttling import requests_in_window
 
 log = logging.getLogger(__name__)
 

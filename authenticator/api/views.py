@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 from sessions_log.services import Device
 
 from ..flows.common import identifier_parse
-from ..flows.google import PhoneVerificationRequired, google_sign_in, identities_list, identity_remove
+from ..flows.google import (
+    PhoneVerificationRequired,
+    google_sign_in,
+    identities_list,
+    identity_remove,
+)
 from ..flows.profile import profile_update, profile_verify_email
 from ..flows.sign_in_otp import sign_in_otp_request, sign_in_otp_verify
 from ..flows.signup import signup_start, signup_verify

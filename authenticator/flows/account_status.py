@@ -6,9 +6,9 @@ from django.db import transaction
 
 from accounts.models import User, UserStatus
 from accounts.services import ALLOWED_TRANSITIONS, user_set_status
+from authenticator.core.errors import InvalidStatusTransition
 from sessions_log.models import EndedReason
 
-from ..errors import InvalidStatusTransition
 from .tokens import sessions_revoke_all
 
 ENDS_SESSIONS = {UserStatus.BLOCKED, UserStatus.SUSPENDED, UserStatus.DELETED}

@@ -10,11 +10,18 @@ from accounts.models import User, UserStatus
 from accounts.selectors import user_get_by_email, user_get_by_phone
 from accounts.services import validation_to_input_error
 from accounts.validation import normalise_email, normalise_phone
+from authenticator.core import metrics
+from authenticator.core.errors import (
+    AccountBlocked,
+    AccountDeleted,
+    AccountSuspended,
+    AccountUnverified,
+    ApplicationError,
+    InvalidInput,
+)
 from sessions_log.models import LoginState
 from sessions_log.services import Device, login_state_open, login_state_tokens_issued
 
-from .. import metrics
-from ..errors import AccountBlocked, ApplicationError, AccountDeleted, AccountSuspended, AccountUnverified, InvalidInput
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
 

@@ -21,9 +21,9 @@ from django.utils import timezone
 from accounts.models import SocialIdentity, User
 from accounts.selectors import user_get_by_email
 from accounts.services import user_set_email
+from authenticator.core.errors import Conflict, EmailTaken, InvalidInput, NotFound
 from sessions_log.services import Device
 
-from ..errors import Conflict, EmailTaken, InvalidInput, NotFound
 from ..firebase import GoogleIdentity, google_sign_in_enabled, id_token_verifier
 from .common import SignedIn, sign_in_complete, user_assert_can_sign_in
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ..conf import app_settings
+from authenticator.core.conf import app_settings
 
 SUBJECTS = {
     "signup": "Your sign-up code",

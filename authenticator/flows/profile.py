@@ -8,14 +8,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import user_set_email, user_update_profile, validation_to_input_error
+from accounts.services import (
+    user_set_email,
+    user_update_profile,
+    validation_to_input_error,
+)
 from accounts.validation import normalise_email
+from authenticator.core import metrics
+from authenticator.core.throttling import otp_send_allowed
 from otp.delivery import deliver
 from otp.models import OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
-from .. import metrics
-from ..throttling import otp_send_allowed
 from .messages import SUBJECTS, code_message
 
 _UNSET = object()

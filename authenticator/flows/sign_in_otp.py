@@ -11,16 +11,30 @@ verifying answers alike too: ``invalid_otp`` five times then ``too_many_attempts
 from __future__ import annotations
 
 from accounts.models import UserStatus
+from authenticator.core import metrics
+from authenticator.core.background import submit_after_response
+from authenticator.core.conf import app_settings
+from authenticator.core.throttling import otp_send_allowed
 from otp.delivery import deliver
 from otp.models import OtpPurpose
-from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
+from otp.services import (
+    otp_check,
+    otp_check_decoy,
+    otp_consume,
+    otp_decoy_issue,
+    otp_issue,
+)
 from sessions_log.services import login_state_seen_from
 
-from .. import metrics
-from ..background import submit_after_response
-from ..conf import app_settings
-from ..throttling import otp_send_allowed
-from .common import Device, Identifier, OtpSent, SignedIn, sign_in_complete, user_assert_can_sign_in, user_for_identifier
+from .common import (
+    Device,
+    Identifier,
+    OtpSent,
+    SignedIn,
+    sign_in_complete,
+    user_assert_can_sign_in,
+    user_for_identifier,
+)
 from .messages import SUBJECTS, code_message
 
 

@@ -11,17 +11,29 @@ from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
 from accounts.selectors import user_get_by_phone
-from accounts.services import phone_and_country, user_create, user_update_unverified, user_set_status, validation_to_input_error
+from accounts.services import (
+    phone_and_country,
+    user_create,
+    user_set_status,
+    user_update_unverified,
+    validation_to_input_error,
+)
 from accounts.validation import normalise_email
+from authenticator.core import metrics
+from authenticator.core.background import submit_after_response
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import DeliveryUnavailable, PhoneNumberTaken
+from authenticator.core.throttling import otp_send_allowed
 from otp.delivery import deliver, mask_recipient
 from otp.models import OtpChannel, OtpPurpose
-from otp.services import otp_check, otp_check_decoy, otp_consume, otp_decoy_issue, otp_issue
+from otp.services import (
+    otp_check,
+    otp_check_decoy,
+    otp_consume,
+    otp_decoy_issue,
+    otp_issue,
+)
 
-from .. import metrics
-from ..background import submit_after_response
-from ..conf import app_settings
-from ..errors import DeliveryUnavailable, PhoneNumberTaken
-from ..throttling import otp_send_allowed
 from .common import Device, OtpSent, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
 

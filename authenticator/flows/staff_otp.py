@@ -18,8 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.services import staff_change_record
-
-from ..errors import ApplicationError, Conflict, InvalidInput
+from authenticator.core.errors import ApplicationError, Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
 

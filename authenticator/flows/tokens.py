@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from accounts.models import User, UserStatus
+from authenticator.core.background import submit_after_response
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import InvalidToken, NotFound
 from sessions_log.models import EndedReason, LoginState, LoginStatus
 from sessions_log.services import (
     login_state_of_rotated_token,
@@ -13,9 +16,6 @@ from sessions_log.services import (
     login_states_live,
 )
 
-from ..background import submit_after_response
-from ..conf import app_settings
-from ..errors import InvalidToken, NotFound
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
 

@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import grpc
 
 from accounts.models import User
+from authenticator.core.errors import NotAuthenticated, RateLimited
 from sessions_log.services import Device
 
 from ..api.authentication import BearerTokenAuthentication
 from ..api.throttles import ClientIpThrottle
-from ..errors import NotAuthenticated, RateLimited
 from ..middleware import client_ip
 from ..tokenizer import Introspection
 

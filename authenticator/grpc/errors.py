@@ -1,4 +1,4 @@
-"""The one place where errors become gRPC statuses (the gRPC column of authenticator.errors).
+"""The one place where errors become gRPC statuses (the gRPC column of authenticator.core.errors).
 
 A domain error ends the call with ``StatusCode[err.grpc_status]`` and ``err.detail``; its
 stable ``code`` goes in the trailing metadata key ``code`` (and ``retry-after`` where the
@@ -21,7 +21,11 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import ApplicationError, MalformedRequest, as_application_error
+from authenticator.core.errors import (
+    ApplicationError,
+    MalformedRequest,
+    as_application_error,
+)
 
 log = logging.getLogger(__name__)
 

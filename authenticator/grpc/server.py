@@ -17,8 +17,9 @@ from django.db import connections
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from .. import background
-from ..conf import app_settings
+from authenticator.core import background
+from authenticator.core.conf import app_settings
+
 from .errors import ErrorInterceptor
 from .servicer import SERVICE_NAME, AuthenticatorServicer
 from .v1 import authenticator_pb2_grpc

@@ -15,12 +15,12 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from accounts.models import User
+from authenticator.core import background
+from authenticator.core.errors import InvalidInput
 from sessions_log.models import LoginState
 
-from .. import background
 from ..api import serializers as s
 from ..api.errors import _field_errors
-from ..errors import InvalidInput
 from ..flows.common import OtpSent, SignedIn, identifier_parse
 from ..flows.google import (
     PhoneVerificationRequired,

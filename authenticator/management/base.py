@@ -22,10 +22,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.models import User
 from accounts.selectors import user_get_by_email, user_get_by_phone
 from accounts.validation import normalise_email, normalise_phone
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import (
+    ApplicationError,
+    InvalidInput,
+    NotFound,
+    as_application_error,
+)
 from sessions_log.services import Device
-
-from ..conf import app_settings
-from ..errors import ApplicationError, InvalidInput, NotFound, as_application_error
 
 MAX_BIGINT = 2**63 - 1
 
@@ -237,7 +241,8 @@ class StatusCommand(UserCommand):
         parser.add_argument("--reason", required=True, help="Why; kept in the status history")
 
     def run(self, **options: Any) -> None:
-        from ..errors import InvalidStatusTransition
+        from authenticator.core.errors import InvalidStatusTransition
+
         from ..flows.account_status import account_set_status
 
         reason = _one_line(options["reason"])

@@ -32,8 +32,9 @@ def tokenizer() -> Tokenizer:
 
 
 def _build() -> Tokenizer:
-    from ..conf import app_settings
-    from ..metrics import InstrumentedTokenizer
+    from authenticator.core.conf import app_settings
+    from authenticator.core.metrics import InstrumentedTokenizer
+
     from .cache import CachedIntrospection
 
     # Metrics wrap the real implementation, so cached introspections are not timed as calls.

@@ -40,8 +40,9 @@ import time
 
 from django.core.cache import cache
 
-from .. import jsonsafe
-from ..conf import app_settings
+from authenticator.core import jsonsafe
+from authenticator.core.conf import app_settings
+
 from .base import Introspection, Tokenizer, TokenPair
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,8 @@ class CachedIntrospection:
             log.warning("introspection cache unavailable: a revoked token may stay cached for up to %ss",
                         app_settings.TOKENIZER_INTROSPECTION_CACHE_TTL, exc_info=True)
 
-    def revoke_sessions(self, *, subject: str, session_id: str | None = None, except_session_id: str | None = None) -> int:
-        revoked = self.inner.revoke_sessions(subject=subject, session_id=session_id, except_session_id=except_session_id)
+    def revoke_sessions(self, *, subject: str, session_id: str | None = None) -> int:
+        revoked = self.inner.revoke_sessions(subject=subject, session_id=session_id)
         try:
             self._bump(subject)
         except Exception:

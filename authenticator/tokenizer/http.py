@@ -37,9 +37,10 @@ from typing import Any
 import certifi
 import urllib3
 
-from .. import jsonsafe
-from ..conf import app_settings
-from ..errors import InvalidToken, TokenizerUnavailable
+from authenticator.core import jsonsafe
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import InvalidToken, TokenizerUnavailable
+
 from .base import Introspection, TokenPair, token_pair_from_dict
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,10 @@ class HttpTokenizer:
             body["token_type_hint"] = token_type_hint
         self._call("POST", "/v1/tokens/revoke", body, retry=True, allow_empty=True)
 
-    def revoke_sessions(self, *, subject: str, session_id: str | None = None, except_session_id: str | None = None) -> int:
+    def revoke_sessions(self, *, subject: str, session_id: str | None = None) -> int:
         body: dict[str, Any] = {"subject": subject}
         if session_id is not None:
             body["session_id"] = session_id
-        if except_session_id is not None:
-            body["except_session_id"] = except_session_id
         data = self._call("POST", "/v1/sessions/revoke", body, retry=True)
         return _parse(_revoked_count, data, "sessions/revoke")
 

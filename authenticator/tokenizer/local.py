@@ -31,15 +31,16 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..conf import app_settings
-from ..sql import insert
-from ..errors import InvalidInput, InvalidToken, TokenizerUnavailable
-from ..models import (
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import InvalidInput, InvalidToken, TokenizerUnavailable
+from authenticator.core.sql import insert
+
+from .base import ACCESS_TOKEN, INACTIVE, REFRESH_TOKEN, Introspection, TokenPair
+from .models import (
     TokenizerRefreshToken,
     TokenizerRevokedAccessToken,
     TokenizerSession,
 )
-from .base import ACCESS_TOKEN, INACTIVE, REFRESH_TOKEN, Introspection, TokenPair
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import jsonsafe
-from ..conf import app_settings
-from ..errors import InvalidInput, InvalidToken, TokenizerUnavailable
+from authenticator.core import jsonsafe
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import InvalidInput, InvalidToken, TokenizerUnavailable
+
 from .local import LocalTokenizer
 
 log = logging.getLogger(__name__)

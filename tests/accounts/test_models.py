@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-
 from django.utils import timezone
 
 from accounts.models import StatusHistory, User, UserStatus
 from accounts.selectors import user_get_by_email
 from accounts.services import user_create, user_set_status
-from authenticator.errors import EmailTaken, InvalidInput, InvalidStatusTransition, PhoneNumberTaken
+from authenticator.core.errors import (
+    EmailTaken,
+    InvalidInput,
+    InvalidStatusTransition,
+    PhoneNumberTaken,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from accounts.models import SocialIdentity, StatusHistory, User, UserStatus
-from authenticator.errors import InvalidToken
+from authenticator.core.errors import InvalidToken
 from authenticator.flows.common import sign_in_complete
 from authenticator.tokenizer import tokenizer
 from sessions_log.models import LoginState, LoginStatus

@@ -19,7 +19,7 @@ PHONE = "+447400123456"
 def attacked_to_the_ceiling(user) -> None:
     from django.utils import timezone
 
-    from authenticator.errors import InvalidOtp, TooManyAttempts
+    from authenticator.core.errors import InvalidOtp, TooManyAttempts
     from otp.models import Otp
 
     while True:

@@ -16,7 +16,7 @@ from django.test import Client
 
 from accounts import services
 from accounts.models import StaffChange, StatusHistory, User, UserStatus
-from authenticator.errors import PhoneNumberTaken, StaffNotAllowed
+from authenticator.core.errors import PhoneNumberTaken, StaffNotAllowed
 from authenticator.flows.common import Identifier, user_for_identifier
 from tests.factories import UserFactory
 

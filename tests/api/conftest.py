@@ -5,7 +5,7 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
+from authenticator.core.background import wait_idle
 from otp.models import Otp
 from sessions_log.models import LoginState
 from tests.factories import UserFactory
-
-from authenticator.background import wait_idle
 
 from .conftest import last_code_to
 

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserStatus
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 from sessions_log.models import LoginState
 from tests.factories import LoginStateFactory, UserFactory
 

@@ -180,7 +180,7 @@ def test_email_changes_are_rate_limited(api):
 
 def test_an_unverified_account_is_not_activated_by_a_status_change():
     from accounts.models import User
-    from authenticator.errors import InvalidStatusTransition
+    from authenticator.core.errors import InvalidStatusTransition
     from authenticator.flows.account_status import account_set_status
     from tests.factories import UserFactory
 

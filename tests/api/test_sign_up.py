@@ -5,10 +5,9 @@ import re
 import pytest
 
 from accounts.models import StatusHistory, User
+from authenticator.core.background import wait_idle
 from otp.models import Otp
 from sessions_log.models import LoginState
-
-from authenticator.background import wait_idle
 from tests.factories import UserFactory
 
 from .conftest import last_code_to, sent_to, sign_up

@@ -21,7 +21,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import UserStatus
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 from authenticator.grpc.v1 import authenticator_pb2 as pb
 from tests.factories import UserFactory
 from tests.grpc.conftest import channel, grpc_server, stub  # noqa: F401 - fixtures

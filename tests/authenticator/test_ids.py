@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from django.db import connection
 
-from authenticator import ids
+from authenticator.core import ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
 MINT = """
 import json, sys, time, django
 django.setup()
-from authenticator.ids import generator
+from authenticator.core.ids import generator
 generator.machine_id  # take the lease before the start line
 start = float(sys.argv[2])
 while time.time() < start:

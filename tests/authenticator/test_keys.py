@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from authenticator.conf import app_settings
+from authenticator.core.conf import app_settings
 from authenticator.tokenizer.local import LocalTokenizer
 from otp.services import otp_hash
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from authenticator.errors import RateLimited
-from authenticator.throttling import otp_send_allowed, requests_in_window
+from authenticator.core.errors import RateLimited
+from authenticator.core.throttling import otp_send_allowed, requests_in_window
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttling-test"}}
 

@@ -68,7 +68,7 @@ def manage(*args: str, env: dict[str, str], timeout: float = 60, **kwargs) -> su
 
 def outbox_code(to: str) -> str:
     """The code in the latest SMS the test process "sent" (OutboxSmsSender) to ``to``."""
-    from authenticator.background import wait_idle
+    from authenticator.core.background import wait_idle
     from otp import channels
 
     wait_idle()

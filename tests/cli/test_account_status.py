@@ -7,7 +7,7 @@ import json
 import pytest
 
 from accounts.models import StatusHistory, UserStatus
-from authenticator.errors import InvalidToken
+from authenticator.core.errors import InvalidToken
 from authenticator.flows.sign_in_otp import sign_in_otp_verify
 from authenticator.flows.signup import signup_start, signup_verify
 from authenticator.flows.tokens import token_refresh

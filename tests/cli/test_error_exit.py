@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from authenticator.errors import (
+from authenticator.core.errors import (
     AccountBlocked,
     ApplicationError,
     InvalidInput,

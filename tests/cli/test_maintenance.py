@@ -166,8 +166,8 @@ def test_purge_also_drops_the_in_process_tokenizers_dead_rows():
 
     from django.core.management import call_command
 
-    from authenticator.models import TokenizerRefreshToken
     from authenticator.tokenizer import tokenizer
+    from authenticator.tokenizer.models import TokenizerRefreshToken
 
     pair = tokenizer().issue(subject="1", session_id="42", amr=["otp_sms"], level=1, ip=None, user_agent="",
                              idempotency_key="k")

@@ -59,8 +59,9 @@ def test_sign_in_by_email_with_the_otp_verify_name():
     assert cli("signup_verify", "--phone", PHONE, "--otp", outbox_code(PHONE)).status == 0
     # Sign-in by email needs a verified address (as confirming it through /me does); the
     # flow looks it up case-insensitively.
-    from accounts.models import User
     from django.utils import timezone
+
+    from accounts.models import User
 
     User.objects.filter(phone_number=PHONE).update(email_verified_at=timezone.now())
     assert cli("otp_request", "--email", "ann@example.com").status == 0

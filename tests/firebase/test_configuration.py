@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from authenticator import firebase
-from authenticator.errors import IdentityProviderUnavailable
+from authenticator.core.errors import IdentityProviderUnavailable
 from authenticator.firebase import (
     FirebaseVerifier,
     GoogleIdentity,

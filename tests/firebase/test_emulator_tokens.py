@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from authenticator.errors import IdentityProviderUnavailable, InvalidIdToken
+from authenticator.core.errors import IdentityProviderUnavailable, InvalidIdToken
 from authenticator.firebase import FirebaseVerifier, GoogleIdentity, id_token_verifier
 
 from .conftest import configure

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from authenticator.errors import IdentityProviderUnavailable, InvalidIdToken
+from authenticator.core.errors import IdentityProviderUnavailable, InvalidIdToken
 from authenticator.firebase import FirebaseVerifier, GoogleIdentity
 
 from .conftest import Signed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 from authenticator.grpc.server import GrpcServer, build_server
 from authenticator.grpc.v1 import authenticator_pb2 as pb
 from authenticator.grpc.v1 import authenticator_pb2_grpc

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 
 from accounts.models import User, UserStatus
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 from authenticator.grpc.v1 import authenticator_pb2 as pb
 from authenticator.grpc.v1 import authenticator_pb2_grpc
 from otp.models import Otp

@@ -143,7 +143,7 @@ def test_the_server_command_refuses_a_taken_port(processes):
 def test_the_database_pool_is_sized_for_the_workers():
     from django.db import connections
 
-    from authenticator.background import MAX_WORKERS
+    from authenticator.core.background import MAX_WORKERS
     from authenticator.grpc.server import size_db_pool
 
     wrapper = connections["default"]

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from authenticator.background import wait_idle
-from authenticator.logging import redact
+from authenticator.core.background import wait_idle
+from authenticator.core.logging import redact
 from otp import channels
 
 from .conftest import TOKENIZER_API_KEY

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from authenticator.background import wait_idle
+from authenticator.core.background import wait_idle
 from otp import channels
 from tests.factories import UserFactory
 
@@ -183,11 +183,11 @@ def test_metrics_need_the_bearer_token_when_one_is_configured(client, settings):
 def test_multiprocess_mode_adds_up_every_process(tmp_path):
     """Two worker processes count; a third (any worker answering /metrics) sees both."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    bump = "from authenticator import metrics; metrics.sign_in(method='google')"
+    bump = "from authenticator.core import metrics; metrics.sign_in(method='google')"
     for _ in range(2):
         subprocess.run([sys.executable, "-c", bump], cwd=ROOT, env=env, check=True, timeout=60)
     read = (
-        "from prometheus_client import generate_latest; from authenticator import metrics;"
+        "from prometheus_client import generate_latest; from authenticator.core import metrics;"
         "print(generate_latest(metrics.registry()).decode())"
     )
     done = subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True)

@@ -21,7 +21,7 @@ from django.core import mail
 from django.core.checks.registry import registry
 from django.core.exceptions import ImproperlyConfigured
 
-from authenticator.errors import DeliveryUnavailable
+from authenticator.core.errors import DeliveryUnavailable
 from otp import channels
 from otp.channels import (
     ConsoleSmsSender,

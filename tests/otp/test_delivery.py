@@ -1,4 +1,4 @@
-"""deliver (now) and deliver_later (from the delivery pool), against real local servers."""
+"""deliver, now and on the background pool, against real local servers."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import warnings
 import pytest
 from django.core import mail
 
-from authenticator import background
-from authenticator.errors import DeliveryUnavailable
+from authenticator.core import background
+from authenticator.core.errors import DeliveryUnavailable
 from otp import channels
 from otp.channels import SmsMessage
-from otp.delivery import deliver, deliver_later, mask_recipient, wait_for_deliveries
+from otp.delivery import deliver, mask_recipient
 from tests.otp import test_channels
-from tests.otp.test_channels import free_port, use_smtp
 
 # The real local gateway and the settings override, shared with the channel tests.
 http_server = test_channels.http_server
@@ -27,13 +26,6 @@ authn_settings = test_channels.authn_settings
 PHONE = "+447700900123"
 CODE = "482913"
 MESSAGE = f"Your sign-in code is {CODE}"
-
-
-class ExplodingSmsSender:
-    """A sender with a bug whose exception quotes its arguments."""
-
-    def send(self, *, to: str, message: str) -> None:
-        raise RuntimeError(f"cannot encode {message!r} for {to}")
 
 
 # --- deliver ---------------------------------------------------------------------------
@@ -74,87 +66,15 @@ def test_deliver_raises_delivery_unavailable_when_the_gateway_fails(gateway):
         deliver(channel="sms", to=PHONE, message=MESSAGE)
 
 
-# --- deliver_later -----------------------------------------------------------------------
+# --- deliver on the background pool (as the sign-in job runs it) ---------------------------
 
 
-def test_deliver_later_then_wait_delivers_to_the_outbox():
-    deliver_later(channel="sms", to=PHONE, message=MESSAGE)
-    deliver_later(channel="email", to="jane@example.com", message=MESSAGE, subject="Code")
-
-    wait_for_deliveries()
-
-    assert channels.outbox == [SmsMessage(to=PHONE, message=MESSAGE)]
-    assert [(m.to, m.subject, m.body) for m in mail.outbox] == [(["jane@example.com"], "Code", MESSAGE)]
+def deliver_later(*, channel: str, to: str, message: str) -> None:
+    background.submit(deliver, name=f"{channel} delivery", channel=channel, to=to, message=message)
 
 
-def test_deliver_later_returns_before_the_provider_answers(gateway):
-    gateway.hold = True  # the gateway takes as long as the test says
-
-    started = time.monotonic()
-    deliver_later(channel="sms", to=PHONE, message=MESSAGE)
-    elapsed = time.monotonic() - started
-
-    assert elapsed < 0.2
-    assert gateway.received.wait(5), "the background send never reached the gateway"
-    with pytest.raises(TimeoutError):
-        wait_for_deliveries(timeout=0.2)
-
-    gateway.release.set()
-    wait_for_deliveries()
-    [request] = gateway.requests
-    assert json.loads(request.body) == {"to": PHONE, "message": MESSAGE}
-
-
-def test_deliver_later_takes_as_long_for_a_failing_provider_as_for_a_working_one(gateway, authn_settings):
-    # The enumeration-safe request must not reveal, by its time, whether a send happened
-    # or how it went: here the provider refuses connections and queueing still returns at once.
-    authn_settings(SMS_GATEWAY_URL=f"http://127.0.0.1:{free_port()}/sms", SMS_TIMEOUT=1.0)
-
-    started = time.monotonic()
-    for _ in range(8):
-        deliver_later(channel="sms", to=PHONE, message=MESSAGE)
-    assert time.monotonic() - started < 0.2
-
-    wait_for_deliveries()
-
-
-def test_background_failure_is_logged_without_code_or_full_number(gateway, caplog):
-    gateway.status = 500
-
-    with caplog.at_level(logging.WARNING):
-        deliver_later(channel="sms", to=PHONE, message=MESSAGE)
-        wait_for_deliveries()  # does not raise: the failure stays in the worker
-
-    assert len(gateway.requests) == 1
-    assert "Background sms delivery to +*********123 failed" in caplog.text
-    assert CODE not in caplog.text
-    assert PHONE not in caplog.text and "7700900" not in caplog.text
-
-
-def test_background_email_failure_is_logged_with_masked_address(settings, caplog):
-    use_smtp(settings, free_port())
-
-    with caplog.at_level(logging.WARNING):
-        deliver_later(channel="email", to="jane.doe@example.com", message=MESSAGE)
-        wait_for_deliveries()
-
-    assert "Background email delivery to j***@example.com failed" in caplog.text
-    assert "jane.doe" not in caplog.text and CODE not in caplog.text
-
-
-def test_background_crash_is_logged_with_traceback_scrubbed_of_code_and_number(authn_settings, caplog):
-    authn_settings(SMS_SENDER=f"{__name__}.ExplodingSmsSender")
-
-    with caplog.at_level(logging.ERROR, logger="authenticator.background"):
-        deliver_later(channel="sms", to=PHONE, message=MESSAGE)
-        wait_for_deliveries()
-
-    [record] = [r for r in caplog.records if r.name == "otp.delivery"]
-    assert record.levelno == logging.ERROR
-    text = record.getMessage()
-    assert "RuntimeError: cannot encode '[message]' for +*********123" in text
-    assert "Traceback" in text
-    assert CODE not in caplog.text and PHONE not in caplog.text
+def wait_for_deliveries(timeout: float = 5) -> None:
+    background.wait_idle(timeout=timeout)
 
 
 def test_delivery_pool_runs_at_most_four_sends_at_once(gateway):
@@ -177,7 +97,7 @@ def test_full_delivery_queue_drops_and_logs_instead_of_growing(gateway, monkeypa
     monkeypatch.setattr(background, "MAX_PENDING", 2)
     gateway.hold = True
 
-    with caplog.at_level(logging.ERROR, logger="authenticator.background"):
+    with caplog.at_level(logging.ERROR, logger="authenticator.core.background"):
         for i in range(3):
             deliver_later(channel="sms", to=PHONE, message=f"m{i}")
 

@@ -38,7 +38,7 @@ def _wrong_round(user, channel: str = "sms", tries: int = MAX_ATTEMPTS + 1) -> i
     Returns how many were compared (answered invalid_otp)."""
     from django.utils import timezone
 
-    from authenticator.errors import InvalidOtp, TooManyAttempts
+    from authenticator.core.errors import InvalidOtp, TooManyAttempts
     from otp.models import Otp
 
     otp, code = _issue(user, channel)
@@ -131,7 +131,7 @@ def test_purging_expired_codes_keeps_the_wrong_tries_that_still_count():
 
 
 def test_decoys_have_the_same_ceiling():
-    from authenticator.errors import InvalidOtp, TooManyAttempts
+    from authenticator.core.errors import InvalidOtp, TooManyAttempts
     from otp.services import otp_check_decoy, otp_decoy_issue
 
     compared = []
@@ -160,7 +160,7 @@ def test_send_limits_fail_open_when_redis_is_unreachable(settings):
     """A Redis outage must not refuse every code (the wrong-try limit lives in PostgreSQL)."""
     from django.core.cache import caches
 
-    from authenticator.throttling import otp_send_allowed
+    from authenticator.core.throttling import otp_send_allowed
     from scripts.prove.harness import free_port
 
     dead = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
@@ -176,7 +176,7 @@ def test_send_limits_fail_open_when_redis_is_unreachable(settings):
 def test_purging_deletes_spent_decoys_and_keeps_those_whose_wrong_tries_still_count():
     from datetime import timedelta
 
-    from authenticator.errors import InvalidOtp
+    from authenticator.core.errors import InvalidOtp
     from otp.models import OtpDecoy
     from otp.services import otp_check_decoy, otp_decoy_issue, otps_purge_expired
 

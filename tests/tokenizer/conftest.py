@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from authenticator.errors import InvalidInput, TokenizerUnavailable
+from authenticator.core.errors import InvalidInput, TokenizerUnavailable
 from authenticator.tokenizer import reset_tokenizer
 from authenticator.tokenizer.base import Tokenizer, TokenPair
 from authenticator.tokenizer.http import HttpTokenizer

@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from authenticator.errors import InvalidToken
+from authenticator.core.errors import InvalidToken
 from authenticator.tokenizer.base import Introspection, TokenPair
 
 from .conftest import Implementation, authenticator_settings, issue, new_session_id

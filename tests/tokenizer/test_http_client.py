@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from authenticator.errors import InvalidToken, TokenizerUnavailable
+from authenticator.core.errors import InvalidToken, TokenizerUnavailable
 from authenticator.tokenizer.http import HttpTokenizer
 
 from .conftest import (
@@ -205,11 +205,11 @@ def test_a_good_answer_is_parsed(client, point_at, fake_server: FakeServer):
     fake_server.routes["/v1/tokens/revoke"] = (200, b"", {})
 
     assert client.refresh(refresh_token="r").as_dict() == PAIR
-    assert client.revoke_sessions(subject="1001", except_session_id="s") == 3
+    assert client.revoke_sessions(subject="1001", session_id="s") == 3
     client.revoke_token(token="t", token_type_hint="access_token")
 
     bodies = {r["path"]: r["body"] for r in fake_server.requests}
-    assert bodies["/v1/sessions/revoke"] == {"subject": "1001", "except_session_id": "s"}
+    assert bodies["/v1/sessions/revoke"] == {"subject": "1001", "session_id": "s"}
     assert bodies["/v1/tokens/revoke"] == {"token": "t", "token_type_hint": "access_token"}
 
 

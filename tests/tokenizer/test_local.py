@@ -13,14 +13,14 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from authenticator.conf import app_settings
-from authenticator.errors import InvalidInput, InvalidToken, TokenizerUnavailable
-from authenticator.models import (
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import InvalidInput, InvalidToken, TokenizerUnavailable
+from authenticator.tokenizer.local import LocalTokenizer
+from authenticator.tokenizer.models import (
     TokenizerRefreshToken,
     TokenizerRevokedAccessToken,
     TokenizerSession,
 )
-from authenticator.tokenizer.local import LocalTokenizer
 
 from .conftest import authenticator_settings, issue, new_session_id
 

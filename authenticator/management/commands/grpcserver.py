@@ -15,7 +15,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from authenticator.conf import app_settings
+from authenticator.core.conf import app_settings
 
 # Seconds N fresh processes get to import Django and listen.
 STARTUP_TIMEOUT = 60.0
@@ -78,7 +78,7 @@ class Command(BaseCommand):
     def serve(self, bind: str, workers: int, grace: float, stopping: threading.Event, received: list[int], *,
               shared_port: bool) -> None:
         """One server in this process until a signal (or, for a child, until its parent goes)."""
-        from authenticator import background
+        from authenticator.core import background
         from authenticator.grpc.server import build_server
 
         parent = os.getppid()

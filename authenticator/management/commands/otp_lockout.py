@@ -8,7 +8,14 @@ from django.core.management.base import CommandParser
 
 from otp.services import CHANNELS, otp_lockout_reset, otp_lockout_status
 
-from ..base import UserCommand, _one_line, describe_user, input_error, operator_label, user_data
+from ..base import (
+    UserCommand,
+    _one_line,
+    describe_user,
+    input_error,
+    operator_label,
+    user_data,
+)
 
 
 class Command(UserCommand):

@@ -176,8 +176,8 @@ def _release(**_: Any) -> None:
 def _connect_request_signals() -> None:
     from django.core.signals import request_finished, request_started
 
-    request_started.connect(_hold, dispatch_uid="authenticator.background.hold")
-    request_finished.connect(_release, dispatch_uid="authenticator.background.release")
+    request_started.connect(_hold, dispatch_uid="authenticator.core.background.hold")
+    request_finished.connect(_release, dispatch_uid="authenticator.core.background.release")
 
 
 _connect_request_signals()

@@ -116,7 +116,7 @@ class FileLease:
 def default_lease() -> Lease:
     from django.db import connections
 
-    from authenticator.conf import app_settings
+    from authenticator.core.conf import app_settings
 
     if app_settings.SONYFLAKE_MACHINE_ID is not None:
         return FixedLease(int(app_settings.SONYFLAKE_MACHINE_ID))

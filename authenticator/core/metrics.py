@@ -3,7 +3,7 @@
 What is counted, and where:
 
 - HTTP requests by method, URL *pattern* and status, with their duration
-  (``authenticator.logging.RequestIdMiddleware``);
+  (``authenticator.core.logging.RequestIdMiddleware``);
 - OTP requests answered and OTP checks by the answer given (verified / failed /
   locked), by channel and purpose (the flows);
 - sign-ins by method (``otp_sms``, ``otp_email``, ``google``) (``sign_in_complete``);

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.readonly import ReadOnly
-
-from .models import LoginState
+from authenticator.admin.readonly import ReadOnly
+from sessions_log.models import LoginState
 
 FIELDS = ("id", "logged_in_on", "logged_in_from", "logged_in_ip", "method", "status", "ended_reason", "logged_in_at", "logged_out_at", "user_agent")
 
@@ -17,7 +16,7 @@ class LoginStateInline(ReadOnly, admin.TabularInline):
     readonly_fields = FIELDS
     ordering = ("-logged_in_at",)
     show_change_link = True
-    recent_limit = 50  # accounts.admin.UserAdmin shows only the most recent
+    recent_limit = 50  # authenticator.admin.accounts.UserAdmin shows only the most recent
 
 
 @admin.register(LoginState)

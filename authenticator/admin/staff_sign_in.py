@@ -74,11 +74,8 @@ class StaffAdminSite(OTPAdminSite):
 
 
 class StaffLockoutBackend(AxesStandaloneBackend):
-    """axes' lockout check, for password sign-ins only.
-
-    ``OtpBackend`` (``authenticate(request, phone_number=..., otp=...)``) has its own
-    limits in the OTP flow and may be called without a request, which axes refuses.
-    """
+    """axes' lockout check, for password sign-ins only (``authenticate`` without a
+    password is some other caller's, which axes would refuse for lacking a request)."""
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None,
                      password: str | None = None, **kwargs: Any):
@@ -91,7 +88,7 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
     """The phone number as the sign-in reads it (``UserManager.get_by_natural_key``)."""
     from django.core.exceptions import ValidationError
 
-    from .validation import normalise_phone
+    from accounts.validation import normalise_phone
 
     source = credentials if credentials else getattr(request, "POST", {})
     value = source.get("username") if source else None

@@ -5,10 +5,9 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from accounts.readonly import ReadOnly
-
-from .models import Otp, OtpLockoutReset
-from .services import otp_lockout_reset, otp_lockout_status
+from authenticator.admin.readonly import ReadOnly
+from otp.models import Otp, OtpLockoutReset
+from otp.services import otp_lockout_reset, otp_lockout_status
 
 # Never the code: the stored value is a hash, and it is not shown either.
 INLINE_FIELDS = ("created_at", "channel", "purpose", "attempts", "expired_at", "consumed_at")
@@ -33,7 +32,7 @@ class OtpInline(ReadOnly, admin.TabularInline):
     fields = (*INLINE_FIELDS, "account_lockout")
     readonly_fields = (*INLINE_FIELDS, "account_lockout")
     ordering = ("-created_at",)
-    recent_limit = 20  # accounts.admin.UserAdmin shows only the most recent
+    recent_limit = 20  # authenticator.admin.accounts.UserAdmin shows only the most recent
 
     @admin.display(description="account lockout (this channel)")
     def account_lockout(self, obj: Otp) -> str:

@@ -41,13 +41,18 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from authenticator.conf import app_settings
-from authenticator.errors import ApplicationError, StaffNotAllowed
+from accounts import services
+from accounts.models import SocialIdentity, StaffChange, StatusHistory, User, UserStatus
+from accounts.selectors import (
+    group_has_staff,
+    permissions_held,
+    permissions_not_held,
+    staff_may_act_on,
+)
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import ApplicationError, StaffNotAllowed
 
-from . import services
 from .readonly import ReadOnly
-from .models import SocialIdentity, StaffChange, StatusHistory, User, UserStatus
-from .selectors import group_has_staff, permissions_held, permissions_not_held, staff_may_act_on
 
 # A bulk action lists every selected user on its form page; more is a job for the CLI.
 MAX_BULK = 500
@@ -94,8 +99,8 @@ class StaffChangeInline(ReadOnly, admin.TabularInline):
 def _inlines() -> list[type[admin.options.InlineModelAdmin]]:
     # Imported late: the other apps' admin modules import nothing from here, and this
     # keeps app loading order irrelevant.
-    from otp.admin import OtpInline
-    from sessions_log.admin import LoginStateInline
+    from authenticator.admin.otp import OtpInline
+    from authenticator.admin.sessions_log import LoginStateInline
 
     return [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
 
@@ -337,7 +342,7 @@ class UserAdmin(BaseUserAdmin):
         own country and of each of AUTHENTICATOR["ADMIN_PHONE_REGIONS"]; every reading
         that is a valid number is looked up.
         """
-        from .validation import normalise_phone
+        from accounts.validation import normalise_phone
 
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()

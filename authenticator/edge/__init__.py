@@ -1,0 +1,1 @@
+"""The transport-neutral edge: what every transport (REST, gRPC, CLI, admin) shares."""
