@@ -184,3 +184,22 @@ def test_the_readme_names_the_pinned_python():
     text = (ROOT / "README.md").read_text()
     written = set(re.findall(r"(?i)python\s*(3\.\d+)", text)) | set(re.findall(r"`python3` \((3\.\d+)\)", text))
     assert written == {pinned_python()}
+
+
+# --- what the docs point at exists -------------------------------------------------------
+
+CITED_PATH = re.compile(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|proto|yml|yaml|toml|sh|json|txt|env|md))`")
+
+
+@pytest.mark.parametrize("page", sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
+def test_every_file_a_page_cites_exists(page):
+    cited = set(CITED_PATH.findall((DOCS / page).read_text()))
+    missing = sorted(path for path in cited if not (ROOT / path).exists())
+    assert not missing, f"{page} cites files that are not in the repository: {missing}"
+
+
+def test_the_readme_links_to_pages_that_exist():
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert local, "the README points nowhere into docs/"
+    assert [link for link in local if not (ROOT / link).is_file()] == []
