@@ -203,3 +203,25 @@ def test_the_readme_links_to_pages_that_exist():
     local = [link for link in links if not link.startswith(("http://", "https://"))]
     assert local, "the README points nowhere into docs/"
     assert [link for link in local if not (ROOT / link).is_file()] == []
+
+
+DOCS_CITED = re.compile(r"\bdocs/[\w./-]+\.md\b")
+CITING = ["authenticator", "accounts", "otp", "sessions_log", "config", "deploy", "scripts", "tests", "Makefile", ".importlinter"]
+
+
+def test_code_cites_only_docs_that_exist():
+    """Docstrings and comments point at real pages (not TOKENIZER.md or docs/operations.md)."""
+    bad: dict[str, list[str]] = {}
+    for name in CITING:
+        top = ROOT / name
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if not path.is_file() or path.suffix not in {"", ".py", ".sh", ".yaml", ".yml", ".toml", ".html"}:
+                continue
+            if path == Path(__file__).resolve():  # names the stale ones to forbid them
+                continue
+            text = path.read_text(errors="replace")
+            wrong = [cited for cited in DOCS_CITED.findall(text) if not (ROOT / cited).is_file()]
+            wrong += ["TOKENIZER.md"] * text.count("TOKENIZER" + ".md")
+            if wrong:
+                bad[str(path.relative_to(ROOT))] = wrong
+    assert not bad
