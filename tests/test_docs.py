@@ -71,7 +71,9 @@ def test_the_nav_lists_every_page():
         return found
 
     on_disk = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
-    assert pages(config["nav"]) == on_disk
+    listed = pages(config["nav"])
+    assert not on_disk - listed, f"add to mkdocs.yml's nav: {sorted(on_disk - listed)}"
+    assert not listed - on_disk, f"in mkdocs.yml's nav but not in docs/: {sorted(listed - on_disk)}"
 
 
 def test_the_readme_stays_short():
