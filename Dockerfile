@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1.7
 # The Authenticator service image: one image, every role (web, h2, grpc, migrate, manage).
 #
-#   docker build -t authenticator .                                  # official python images
+#   make image           # docker build --build-arg PYTHON_VERSION=$(cat .python-version) -t authenticator .
 #   docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt -t authenticator .
 #                                                                    # behind a TLS-intercepting proxy
 #   scripts/build-image-offline.sh                                   # no Docker Hub: debootstrap base
 #
-# PYTHON_IMAGE is the runtime base, PYTHON_BUILDER_IMAGE the same Python with compilers and
-# headers (the official full image ships gcc and the -dev packages). Both must put Python at
-# the same path, because the virtualenv built in one is copied into the other.
-ARG PYTHON_IMAGE=python:3.12-slim
-ARG PYTHON_BUILDER_IMAGE=python:3.12
+# PYTHON_VERSION is pinned in .python-version (`make image` and CI pass it; this default
+# is the same, tests/test_docs.py keeps them equal). PYTHON_IMAGE is the runtime base,
+# PYTHON_BUILDER_IMAGE the same Python with compilers and headers (the official full image
+# ships gcc and the -dev packages). Both must put Python at the same path, because the
+# virtualenv built in one is copied into the other.
+ARG PYTHON_VERSION=3.11
+ARG PYTHON_IMAGE=python:${PYTHON_VERSION}-slim
+ARG PYTHON_BUILDER_IMAGE=python:${PYTHON_VERSION}
 
 # --- builder: wheels into a virtualenv -------------------------------------------------
 FROM ${PYTHON_BUILDER_IMAGE} AS builder

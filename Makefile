@@ -4,8 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The one pin of the Python version: the image is built on it, CI and the docs read it.
+PYTHON_VERSION := $(shell cat .python-version)
 
-.PHONY: run test install install-test migrate check clean prove bench
+.PHONY: run test install install-test migrate check clean prove bench docs image
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +58,7 @@ clean:
 ## then the fault proofs (Tokenizer, and PostgreSQL/Redis behind a local proxy; pass
 ## FAULTS_ARGS=--real to restart the real servers on a machine of your own).
 ## DATABASE_URL (a scratch database) and REDIS_URL default to the local servers.
-## See README.md, "Proofs and benchmark".
+## See docs/security/proofs.md.
 SCRATCH_ENV = DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/authn_prove} \
               REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/13}
 prove: install-test
@@ -64,6 +66,17 @@ prove: install-test
 	$(SCRATCH_ENV) $(PY) -m scripts.prove.faults $(FAULTS_ARGS)
 
 ## Throughput and latency of full flows vs a bare Django + DRF endpoint, same run.
-## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See README.md, "Proofs and benchmark".
+## BENCH_ARGS="--users 1000000 --duration 60" for the large table. See docs/security/proofs.md.
 bench: install-test
 	$(SCRATCH_ENV) $(PY) -m scripts.bench.bench $(BENCH_ARGS)
+
+## The documentation site (mkdocs.yml, docs/), served with live reload on DOCS_ADDR;
+## `make test` builds it strictly (tests/test_docs.py).
+DOCS_ADDR ?= 127.0.0.1:8001
+docs: install-test
+	$(PY) -m mkdocs serve --strict --dev-addr $(DOCS_ADDR)
+
+## The service image, on the Python of .python-version (scripts/build-image-offline.sh
+## builds it without Docker Hub or a Docker engine).
+image:
+	docker build --build-arg PYTHON_VERSION=$(PYTHON_VERSION) -t authenticator .

@@ -7,7 +7,8 @@
 #   3. `buildah bud` the Dockerfile on those two bases (PYTHON_IMAGE / PYTHON_BUILDER_IMAGE),
 #      with the host's CA bundle mounted as the build secret "ca" so pip trusts a
 #      TLS-intercepting proxy;
-#   4. run `manage.py check` inside the built image.
+#   4. run `manage.py check` inside the built image, and check that its Python is the one
+#      pinned in .python-version (Debian's python3 is the base's: bookworm has 3.11).
 #
 # Runs as root. Storage is vfs and isolation chroot, so it works inside a container.
 # Environment (all optional):
@@ -21,6 +22,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+
+# The one pin of the Python version (also read by the Makefile, the Dockerfile's default
+# and CI; tests/test_docs.py keeps them equal).
+PYTHON_VERSION="$(cat .python-version)"
 
 IMAGE="${IMAGE:-localhost/authenticator:dev}"
 SUITE="${SUITE:-bookworm}"
@@ -130,6 +135,7 @@ main() {
         --layers \
         --pull-never \
         --secret "id=ca,src=$CA_BUNDLE" \
+        --build-arg "PYTHON_VERSION=${PYTHON_VERSION}" \
         --build-arg "PYTHON_IMAGE=$BASE_IMAGE" \
         --build-arg "PYTHON_BUILDER_IMAGE=$BUILDER_IMAGE" \
         --tag "$IMAGE" \
@@ -150,6 +156,10 @@ main() {
     buildah run --user 10001:10001 --env DEBUG=1 "$ctr" -- /app/deploy/entrypoint.sh manage check
     buildah run --user 10001:10001 "$ctr" -- python3 -c \
         'import django, gunicorn, hypercorn, grpc, psycopg; print("imports ok: django", django.get_version())'
+    local built_python
+    built_python="$(buildah run "$ctr" -- python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    [ "$built_python" = "$PYTHON_VERSION" ] \
+        || { echo "the image has Python $built_python, .python-version says $PYTHON_VERSION (SUITE=$SUITE)" >&2; exit 1; }
 
     # Smoke: the default role (gunicorn) starts as the image's user and the image's own
     # HEALTHCHECK command passes against it. Port 0: the kernel picks a free one, read

@@ -36,7 +36,7 @@ def pytest_sessionstart(session):
     if problems:
         pytest.exit(
             "The test suite needs the real services:\n  " + "\n  ".join(problems)
-            + "\nStart them (see README, 'Tests') or point DATABASE_URL / REDIS_URL at them.",
+            + "\nStart them (see docs/contributors/tests.md) or point DATABASE_URL / REDIS_URL at them.",
             returncode=3,
         )
 

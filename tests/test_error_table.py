@@ -3,15 +3,18 @@
 Each concrete class in ``authenticator.core.errors`` carries its HTTP status + code, its gRPC
 status and its exit status; here every one of them goes through each transport's single
 mapping — the REST exception handler, a real gRPC server with the service's interceptor,
-and the commands' ``error_exit`` — and must come out exactly as the table says.
+and the commands' ``error_exit`` — and must come out exactly as the table says. The
+table clients read (docs/clients/errors.md) must be the code's, row for row.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
@@ -140,3 +143,18 @@ def test_the_table_is_consistent():
         # 2 is argparse's "bad usage": only bad input may share it.
         assert (cls.exit_code == 2) == issubclass(cls, InvalidInput), cls
         assert cls.code.isascii() and cls.code == cls.code.lower() and " " not in cls.code, cls
+
+
+ERRORS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "clients" / "errors.md"
+DOCS_ROW = re.compile(r"^\| `([a-z_]+)` \| (\d{3}) \| `([A-Z_]+)` \| (\d+) \| (.+?) \|$", re.MULTILINE)
+
+
+def test_the_documented_table_is_the_codes_row_for_row():
+    """Every error's code, HTTP status, gRPC status, exit status and detail, as clients read them."""
+    documented = DOCS_ROW.findall(ERRORS_PAGE.read_text())
+    assert len(documented) == len({row[0] for row in documented}), "a code documented twice"
+    in_code = {(cls.code, str(cls.http_status), cls.grpc_status, str(cls.exit_code), cls.detail) for cls in all_errors()}
+    assert set(documented) == in_code, {
+        "documented, not in the code": sorted(set(documented) - in_code),
+        "in the code, not documented": sorted(in_code - set(documented)),
+    }

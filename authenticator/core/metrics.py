@@ -14,7 +14,7 @@ Several processes (gunicorn workers) share nothing, so each would answer only it
 numbers. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by every worker
 (wiped at each start) and prometheus-client keeps the values in files there; this view
 then adds up all processes. Gunicorn should call ``mark_process_dead(worker.pid)`` in
-its ``child_exit`` hook (see docs/operations.md).
+its ``child_exit`` hook (see docs/operators/runbook.md, "Metrics").
 """
 
 from __future__ import annotations

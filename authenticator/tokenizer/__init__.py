@@ -1,4 +1,4 @@
-"""The Tokenizer: who mints, refreshes, revokes and introspects tokens (TOKENIZER.md).
+"""The Tokenizer: who mints, refreshes, revokes and introspects tokens (docs/tokenizer.md).
 
 ``tokenizer()`` is the process-wide instance: the HTTP client when ``TOKENIZER_URL`` is
 set, else the in-process signer; either way wrapped in the introspection cache. It is

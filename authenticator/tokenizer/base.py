@@ -1,4 +1,4 @@
-"""The Tokenizer interface (contract: TOKENIZER.md) and its value types.
+"""The Tokenizer interface (contract: docs/tokenizer.md) and its value types.
 
 Every implementation — the in-process signer, the HTTP client, the caching wrapper —
 takes and returns exactly these, and raises only two domain errors:

@@ -1,4 +1,5 @@
-"""The deployment docs cover every section and every setting operators must provide."""
+"""The operators' docs (docs/operators/) cover every section and every setting operators
+must provide."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def deploy_docs() -> str:
-    return (ROOT / "README.md").read_text()
+    pages = ("deploy.md", "configuration.md")
+    return "\n".join((ROOT / "docs" / "operators" / page).read_text() for page in pages)
 
 
 @pytest.mark.parametrize(

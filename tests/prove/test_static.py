@@ -1,7 +1,7 @@
 """Static checks: Django's deploy checks with production settings, bandit, ruff.
 
 pip-audit needs the network to read the advisory database; it is not run here and not
-claimed clean (see README.md).
+claimed clean (see docs/security/proofs.md).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class Implementation:
     name: str
     tokenizer: Tokenizer
     # What a refused issue raises: the local signer says why; over HTTP the 400 is the
-    # Tokenizer refusing us, which the client reports as unavailable (TOKENIZER.md).
+    # Tokenizer refusing us, which the client reports as unavailable (docs/tokenizer.md).
     rejects: type[Exception]
 
 

@@ -1,4 +1,4 @@
-"""One contract suite (TOKENIZER.md), run against the in-process Tokenizer directly and
+"""One contract suite (docs/tokenizer.md), run against the in-process Tokenizer directly and
 through the HTTP client against a real HTTP server that serves it."""
 
 from __future__ import annotations
