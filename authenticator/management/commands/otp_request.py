@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...background import wait_idle
+from ...core.background import wait_idle
 from ...flows.common import identifier_parse
 from ...flows.sign_in_otp import sign_in_otp_request
 from ..base import FlowCommand, otp_sent_data
