@@ -80,7 +80,7 @@ def test_unblock_never_activates_an_unverified_user():
     user = UserFactory(status=UserStatus.UNVERIFIED)
     run = cli("unblock", "--user", str(user.pk), "--reason", "why not")
     assert (run.status, run.out) == (8, "")
-    assert run.err == "error: invalid_status_transition: Cannot unblock a user who is unverified.\n"
+    assert run.err == "error: invalid_status_transition: An account becomes active only once its phone number is verified.\n"
     user.refresh_from_db()
     assert user.status == UserStatus.UNVERIFIED
     assert not StatusHistory.objects.filter(user=user).exists()
