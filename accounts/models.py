@@ -6,21 +6,19 @@ from django.db.models.functions import Lower
 
 from authenticator.core.ids import SonyflakeField
 
-from .managers import UserManager
+from .managers import StatusHistoryManager, UserManager
+from .status import UserStatus
+from .validation import normalise_user_fields
+
+# A tier or a level is a whole number from 1 (the columns are smallints): the one range
+# the services check and the admin's form offers.
+LEVEL_MIN, LEVEL_MAX = 1, 32767
 
 
 class UserType(models.TextChoices):
     PHONE = "phone", "Phone"
     EMAIL = "email", "Email"
     GOOGLE = "google", "Google"
-
-
-class UserStatus(models.TextChoices):
-    UNVERIFIED = "unverified", "Unverified"
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    BLOCKED = "blocked", "Blocked"
-    DELETED = "deleted", "Deleted"
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -62,7 +60,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.Index(fields=["status"], name="users_status_idx"),
             models.Index(fields=["created_at"], name="users_created_at_idx"),
         ]
-        # The support staff's admin actions (accounts/admin.py); the "Support" group has them.
+        # The support staff's admin actions (authenticator/admin/accounts.py); the "Support" group has them.
         permissions = [
             ("block_user", "Can block, unblock and suspend users"),
             ("signout_user", "Can sign users out everywhere"),
@@ -78,13 +76,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.status == UserStatus.ACTIVE
 
     def clean(self) -> None:
-        from .validation import normalise_user_fields
-
         normalise_user_fields(self)
 
 
 class StatusHistory(models.Model):
-    """One row for every change of a user's status, written in the same transaction."""
+    """One row for every change of a user's status, written in the same transaction, by
+    ``StatusHistory.objects.record`` alone."""
 
     id = SonyflakeField()
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_histories")
@@ -95,6 +92,8 @@ class StatusHistory(models.Model):
     # Who changed it when no user did: "system", "cli", "signup"...
     actor_label = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StatusHistoryManager()
 
     class Meta:
         db_table = "status_histories"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from authenticator.core.sql import fetch_one
 
-from .models import User
+from .models import User, UserStatus
 
 # Both run on every sign-in: written once (authenticator.core.sql), not compiled per call.
 
@@ -28,10 +28,6 @@ def user_get_by_email(*, email: str) -> User | None:
 
 def user_counts_by_status() -> dict[str, int]:
     """How many users are in each status; every status is present, zero if none."""
-    from django.db.models import Count
-
-    from .models import UserStatus
-
     counts = {status.value: 0 for status in UserStatus}
     for row in User.objects.order_by().values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]

@@ -1,4 +1,5 @@
-"""Functions that change accounts. Nothing else writes ``users.status``."""
+"""Functions that change accounts. Nothing else writes ``users.status`` (``user_set_status``,
+by the table in ``accounts.status``) or the status history (through ``StatusHistory.objects.record``)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,22 @@ from django.utils import timezone
 from authenticator.core.errors import (
     EmailTaken,
     InvalidInput,
-    InvalidStatusTransition,
     PhoneNumberTaken,
     StaffNotAllowed,
 )
 
-from .models import StaffChange, StatusHistory, User, UserStatus, UserType
-from .selectors import permissions_not_held, staff_may_act_on
+from .models import (
+    LEVEL_MAX,
+    LEVEL_MIN,
+    StaffChange,
+    StatusHistory,
+    User,
+    UserStatus,
+    UserType,
+)
+from .selectors import group_has_staff, permissions_not_held, staff_may_act_on
+from .status import By, status_change_refusal
 from .validation import normalise_email, normalise_phone_for_country
-
-S = UserStatus
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    S.UNVERIFIED: {S.ACTIVE, S.BLOCKED, S.DELETED},
-    S.ACTIVE: {S.SUSPENDED, S.BLOCKED, S.DELETED},
-    S.SUSPENDED: {S.ACTIVE, S.BLOCKED, S.DELETED},
-    S.BLOCKED: {S.ACTIVE, S.DELETED},
-    S.DELETED: set(),
-}
 
 
 def validation_to_input_error(exc: ValidationError, field: str) -> InvalidInput:
@@ -71,75 +71,59 @@ def user_create(
     actor_label: str = "signup",
     **extra: Any,
 ) -> User:
+    """A new account (validated and normalised here) with its first status-history row."""
     phone, country = phone_and_country(phone_number=phone_number, country_id=country_id)
     if email:
         try:
             email = normalise_email(email)
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email") from None
-    user = User(
-        phone_number=phone,
-        country_id=country,
-        name=name.strip(),
-        salutation=(salutation or None),
-        email=email or None,
-        type=type,
-        status=status,
-        **extra,
-    )
-    if password:
-        user.set_password(password)
-    else:
-        user.set_unusable_password()
     try:
         with transaction.atomic():
-            user.save(force_insert=True)
+            return User.objects.create_user(
+                phone, country, name.strip(), password=password, salutation=salutation or None, email=email or None,
+                type=type, status=status, actor=actor, actor_label=actor_label, **extra,
+            )
     except IntegrityError as exc:
         raise _integrity_to_conflict(exc) from exc
-    StatusHistory.objects.create(
-        user=user, status=status, previous_status=None, reason="created", actor=actor, actor_label=actor_label
-    )
-    return user
 
 
 def user_set_status(
     *,
     user: User,
     status: str,
+    by: By = By.USER,
     reason: str = "",
     actor: User | None = None,
     actor_label: str = "system",
     **also: Any,
 ) -> User:
-    """Change a user's status and write its history row, atomically.
+    """Change a user's status, if ``by`` may (``accounts.status``), and write its history row,
+    atomically. ``by`` is the user's own flow (sign-up) unless said otherwise.
 
-    The row is locked so two concurrent changes serialise and each history row's
-    ``previous_status`` is the status it really replaced. ``also`` are other columns set
-    by the same UPDATE (e.g. ``phone_verified_at`` when sign-up activates the account).
-    No savepoint (a sign-up calls this inside its transaction on every activation); a
-    refused change is raised after the block, so it never spoils a caller's transaction.
+    The row is locked so two concurrent changes serialise, the change is decided on the
+    account as it is then, and each history row's ``previous_status`` is the status it
+    really replaced. ``also`` are other columns set by the same UPDATE (e.g.
+    ``phone_verified_at`` when sign-up activates the account). No savepoint (a sign-up
+    calls this inside its transaction on every activation); a refused change is raised
+    after the block, so it never spoils a caller's transaction.
     """
     with transaction.atomic(savepoint=False):
-        previous = User.objects.select_for_update().only("id", "status").get(pk=user.pk).status
-        allowed = status == previous or status in ALLOWED_TRANSITIONS.get(previous, set())
-        if allowed and status != previous:
+        current = User.objects.select_for_update().only("id", "status", "phone_verified_at", "is_staff").get(pk=user.pk)
+        previous = current.status
+        refused = status_change_refusal(user=current, status=status, by=by)
+        if refused is None and status != previous:
             now = timezone.now()
             User.objects.filter(pk=user.pk).update(status=status, updated_at=now, **also)
-            StatusHistory.objects.create(
-                user_id=user.pk,
-                status=status,
-                previous_status=previous,
-                reason=reason[:500],
-                actor=actor,
-                actor_label=actor_label if actor is None else (actor_label or "staff"),
-            )
+            StatusHistory.objects.record(user=user, status=status, previous_status=previous, reason=reason,
+                                         actor=actor, actor_label=actor_label)
             if actor is not None:  # a person did it: the staff audit trail has it too
                 staff_change_record(user=user, actor=actor, field="status", old=previous, new=status, reason=reason)
             user.status, user.updated_at = status, now
             for name, value in also.items():
                 setattr(user, name, value)
-    if not allowed:
-        raise InvalidStatusTransition(f"Cannot change status from {previous} to {status}.")
+    if refused is not None:
+        raise refused
     return user
 
 
@@ -159,9 +143,18 @@ def user_update_unverified(*, user: User, name: str, salutation: str | None, ema
     return user
 
 
+def levels_check(*, level: int | None, tier: int | None = None) -> None:
+    """InvalidInput (``out_of_range``) unless each given value is in LEVEL_MIN..LEVEL_MAX."""
+    for name, value in (("level", level), ("tier", tier)):
+        if value is not None and not LEVEL_MIN <= value <= LEVEL_MAX:
+            raise InvalidInput(extra={"errors": {name: [
+                {"code": "out_of_range", "message": f"Must be between {LEVEL_MIN} and {LEVEL_MAX}."}]}})
+
+
 @transaction.atomic
 def user_set_level(*, user: User, level: int, tier: int | None = None, actor: User | None = None, reason: str = "") -> User:
     """Set the level (and optionally the tier); a change by a staff member is audited."""
+    levels_check(level=level, tier=tier)
     current = User.objects.select_for_update().only("id", "tier", "level").get(pk=user.pk)
     fields: dict[str, Any] = {"level": level, "updated_at": timezone.now()}
     if tier is not None:
@@ -344,8 +337,6 @@ def group_save_by_staff(*, group: Group, actor: User, permissions: Iterable[Perm
     Only a superuser changes a group a staff member is in (that would change the staff
     member's role, or one's own); nobody adds a permission they do not hold.
     """
-    from .selectors import group_has_staff
-
     permissions = set(permissions)
     before = set(group.permissions.select_related("content_type")) if group.pk else set()
     if not actor.is_superuser and group.pk and group_has_staff(group=group):

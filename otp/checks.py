@@ -20,6 +20,12 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from authenticator.core.conf import app_settings
+from otp.channels import (
+    ConsoleSmsSender,
+    HttpGatewaySmsSender,
+    OutboxSmsSender,
+    TwilioSmsSender,
+)
 
 
 def _sender_class() -> tuple[type | None, list[CheckMessage]]:
@@ -41,8 +47,6 @@ def _sender_class() -> tuple[type | None, list[CheckMessage]]:
 
 
 def check_sms_sender(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from otp.channels import HttpGatewaySmsSender, TwilioSmsSender
-
     cls, errors = _sender_class()
     if cls is None:
         return errors
@@ -68,8 +72,6 @@ def check_sms_sender(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 
 def check_sms_sender_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from otp.channels import ConsoleSmsSender, OutboxSmsSender
-
     cls, _ = _sender_class()
     if cls is not None and issubclass(cls, (ConsoleSmsSender, OutboxSmsSender)) and not settings.DEBUG:
         return [Warning(
@@ -89,8 +91,6 @@ CONSOLE_EMAIL_BACKENDS = (
 
 def check_codes_not_logged(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """With DEBUG off, refuse to start when codes would be printed rather than sent."""
-    from otp.channels import ConsoleSmsSender
-
     if settings.DEBUG:
         return []
     errors: list[CheckMessage] = []

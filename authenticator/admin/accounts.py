@@ -42,17 +42,31 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts import services
-from accounts.models import SocialIdentity, StaffChange, StatusHistory, User, UserStatus
+from accounts.models import (
+    LEVEL_MAX,
+    LEVEL_MIN,
+    SocialIdentity,
+    StaffChange,
+    StatusHistory,
+    User,
+    UserStatus,
+)
 from accounts.selectors import (
     group_has_staff,
     permissions_held,
     permissions_not_held,
     staff_may_act_on,
 )
+from accounts.validation import normalise_phone
 from authenticator.core.conf import app_settings
 from authenticator.core.errors import ApplicationError, StaffNotAllowed
+from authenticator.flows.account_status import account_set_status
+from authenticator.flows.tokens import sessions_revoke_all
+from sessions_log.models import EndedReason
 
+from .otp import OtpInline
 from .readonly import ReadOnly
+from .sessions_log import LoginStateInline
 
 # A bulk action lists every selected user on its form page; more is a job for the CLI.
 MAX_BULK = 500
@@ -96,13 +110,7 @@ class StaffChangeInline(ReadOnly, admin.TabularInline):
         return request.user.has_perm("accounts.view_user") or request.user.has_perm("accounts.change_user")
 
 
-def _inlines() -> list[type[admin.options.InlineModelAdmin]]:
-    # Imported late: the other apps' admin modules import nothing from here, and this
-    # keeps app loading order irrelevant.
-    from authenticator.admin.otp import OtpInline
-    from authenticator.admin.sessions_log import LoginStateInline
-
-    return [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
+INLINES = [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -119,8 +127,8 @@ class SignOutForm(forms.Form):
 
 
 class LevelForm(forms.Form):
-    level = forms.IntegerField(min_value=1, max_value=32767)
-    tier = forms.IntegerField(min_value=1, max_value=32767, required=False, help_text="Leave empty to keep the tier.")
+    level = forms.IntegerField(min_value=LEVEL_MIN, max_value=LEVEL_MAX)
+    tier = forms.IntegerField(min_value=LEVEL_MIN, max_value=LEVEL_MAX, required=False, help_text="Leave empty to keep the tier.")
     reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
                              help_text="Optional; recorded in the admin log.")
 
@@ -131,8 +139,6 @@ class Skipped(Exception):
 
 def _set_status(status: str) -> Callable[..., str]:
     def run(*, user: User, actor: User, data: dict[str, Any]) -> str:
-        from authenticator.flows.account_status import account_set_status
-
         if user.status == status:
             raise Skipped(f"already {status}")
         previous = user.status
@@ -143,9 +149,6 @@ def _set_status(status: str) -> Callable[..., str]:
 
 
 def _sign_out(*, user: User, actor: User, data: dict[str, Any]) -> str:
-    from authenticator.flows.tokens import sessions_revoke_all
-    from sessions_log.models import EndedReason
-
     ended = sessions_revoke_all(user_id=user.pk, reason=EndedReason.REVOKED_BY_SUPPORT)
     services.staff_change_record(user=user, actor=actor, field="sessions", new=f"{ended} revoked", reason=data.get("reason") or "")
     return f"Signed out everywhere ({ended} active session(s) revoked). Reason: {data.get('reason') or '-'}"
@@ -307,7 +310,7 @@ class UserAdmin(BaseUserAdmin):
     # -- what a user's page shows ----------------------------------------------------------
 
     def get_inlines(self, request, obj):
-        return _inlines() if obj else []
+        return INLINES if obj else []
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         # Login states and OTPs grow without bound: the page shows the most recent ones.
@@ -342,8 +345,6 @@ class UserAdmin(BaseUserAdmin):
         own country and of each of AUTHENTICATOR["ADMIN_PHONE_REGIONS"]; every reading
         that is a valid number is looked up.
         """
-        from accounts.validation import normalise_phone
-
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if not term:

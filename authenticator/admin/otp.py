@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from accounts.selectors import staff_may_act_on
+from accounts.services import staff_change_record
 from authenticator.admin.readonly import ReadOnly
 from otp.models import Otp, OtpLockoutReset
 from otp.services import otp_lockout_reset, otp_lockout_status
@@ -79,9 +81,6 @@ class OtpLockoutResetAdmin(admin.ModelAdmin):
         return ("user", "channel", "reason", "actor", "actor_label", "reset_at") if obj is not None else ()
 
     def save_model(self, request, obj: OtpLockoutReset, form, change) -> None:
-        from accounts.selectors import staff_may_act_on
-        from accounts.services import staff_change_record
-
         target = form.cleaned_data["user"]
         # As everywhere in the admin: only a superuser acts on staff accounts, or one's own.
         if not staff_may_act_on(actor=request.user, user=target):

@@ -22,10 +22,13 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp.admin import OTPAdminSite
+
+from accounts.validation import normalise_phone
 
 LOCKOUT_TEMPLATE = "admin/staff_locked_out.html"
 USERNAME_MAX = 255  # axes.models.AccessBase.username
@@ -86,10 +89,6 @@ class StaffLockoutBackend(AxesStandaloneBackend):
 
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
     """The phone number as the sign-in reads it (``UserManager.get_by_natural_key``)."""
-    from django.core.exceptions import ValidationError
-
-    from accounts.validation import normalise_phone
-
     source = credentials if credentials else getattr(request, "POST", {})
     value = source.get("username") if source else None
     if not isinstance(value, str):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from accounts.models import StatusHistory, User, UserStatus
 from accounts.selectors import user_get_by_email
 from accounts.services import user_create, user_set_status
+from accounts.status import By
 from authenticator.core.errors import (
     EmailTaken,
     InvalidInput,
@@ -115,7 +116,7 @@ def test_create_writes_first_status_history():
 def test_status_change_writes_history_with_previous_reason_and_actor():
     staff = UserFactory(is_staff=True)
     user = UserFactory(status=UserStatus.ACTIVE)
-    user_set_status(user=user, status=UserStatus.BLOCKED, reason="fraud report", actor=staff)
+    user_set_status(user=user, status=UserStatus.BLOCKED, by=By.SUPPORT, reason="fraud report", actor=staff)
     user.refresh_from_db()
     assert user.status == UserStatus.BLOCKED
     row = StatusHistory.objects.filter(user=user).latest("updated_at")
@@ -125,7 +126,7 @@ def test_status_change_writes_history_with_previous_reason_and_actor():
 def test_status_change_and_history_roll_back_together():
     user = UserFactory(status=UserStatus.ACTIVE)
     with pytest.raises(RuntimeError), transaction.atomic():
-        user_set_status(user=user, status=UserStatus.SUSPENDED, reason="x")
+        user_set_status(user=user, status=UserStatus.SUSPENDED, by=By.OPERATOR, reason="x")
         raise RuntimeError("later step failed")
     user.refresh_from_db()
     assert user.status == UserStatus.ACTIVE
@@ -135,7 +136,7 @@ def test_status_change_and_history_roll_back_together():
 def test_forbidden_transition_is_refused_without_history():
     user = UserFactory(status=UserStatus.DELETED)
     with pytest.raises(InvalidStatusTransition):
-        user_set_status(user=user, status=UserStatus.ACTIVE)
+        user_set_status(user=user, status=UserStatus.ACTIVE, by=By.OPERATOR)
     assert not StatusHistory.objects.filter(user=user).exists()
 
 

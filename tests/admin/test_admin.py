@@ -228,6 +228,22 @@ def test_a_transition_that_is_not_allowed_changes_nothing_and_says_why(support):
     assert not LogEntry.objects.exists()
 
 
+def test_support_cannot_activate_an_account_whose_phone_nobody_verified(support):
+    user = UserFactory(status=UserStatus.UNVERIFIED, phone_verified_at=None)
+    response = support.post(action_url(user, "unblock"), {"apply": "1", "reason": "asked nicely"}, follow=True)
+    assert messages_of(response) == [f"{user}: An account becomes active only once its phone number is verified. Nothing changed."]
+    assert User.objects.get(pk=user.pk).status == UserStatus.UNVERIFIED
+    assert not StatusHistory.objects.filter(user=user).exists()
+
+
+def test_a_superuser_may_activate_a_staff_account_nobody_verified(admin_client_, superuser):
+    """Staff sign in by password and second factor, not by phone (accounts/status.py)."""
+    hire = UserFactory(phone_number="+447400900021", status=UserStatus.UNVERIFIED, phone_verified_at=None, is_staff=True)
+    admin_client_.post(action_url(hire, "unblock"), {"apply": "1", "reason": "new support hire"})
+    assert User.objects.get(pk=hire.pk).status == UserStatus.ACTIVE
+    assert history(hire) == [("unverified", "active", "new support hire", superuser.pk, "admin")]
+
+
 def test_blocking_a_blocked_user_is_reported_not_repeated(support):
     user = UserFactory(status=UserStatus.BLOCKED)
     response = support.post(action_url(user, "block"), {"apply": "1", "reason": "again"}, follow=True)

@@ -80,7 +80,7 @@ def test_unblock_never_activates_an_unverified_user():
     user = UserFactory(status=UserStatus.UNVERIFIED)
     run = cli("unblock", "--user", str(user.pk), "--reason", "why not")
     assert (run.status, run.out) == (8, "")
-    assert run.err == "error: invalid_status_transition: Cannot unblock a user who is unverified.\n"
+    assert run.err == "error: invalid_status_transition: An account becomes active only once its phone number is verified.\n"
     user.refresh_from_db()
     assert user.status == UserStatus.UNVERIFIED
     assert not StatusHistory.objects.filter(user=user).exists()
@@ -143,3 +143,13 @@ def test_an_operator_may_activate_a_staff_account_without_a_verified_phone():
     assert cli("unblock", "--user", str(staff.pk), "--reason", "new support hire").status == 0
     staff.refresh_from_db()
     assert staff.status == UserStatus.ACTIVE
+
+
+def test_an_operator_activates_a_staff_account_only_by_way_of_blocked_or_suspended():
+    """The table's one difference between a superuser and an operator: an unverified staff
+    account is activated by a superuser in the admin, not by `manage.py unblock`."""
+    hire = UserFactory(status=UserStatus.UNVERIFIED, phone_verified_at=None, is_staff=True)
+    run = cli("unblock", "--user", str(hire.pk), "--reason", "new support hire")
+    assert (run.status, run.err) == (8, "error: invalid_status_transition: Cannot change status from unverified to active.\n")
+    hire.refresh_from_db()
+    assert hire.status == UserStatus.UNVERIFIED

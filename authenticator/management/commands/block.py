@@ -7,4 +7,4 @@ from ..base import StatusCommand
 
 class Command(StatusCommand):
     help = "Block a user (with --reason): every session is revoked, no codes or tokens until unblocked."
-    status, action, verb = UserStatus.BLOCKED, "block", "blocked"
+    status, verb = UserStatus.BLOCKED, "blocked"

@@ -8,4 +8,4 @@ from ..base import StatusCommand
 class Command(StatusCommand):
     help = ("Mark a user deleted (with --reason): sessions revoked, no codes or tokens. Final: "
             "a deleted account cannot be reactivated. The row and its history are kept.")
-    status, action, verb = UserStatus.DELETED, "delete", "deleted"
+    status, verb = UserStatus.DELETED, "deleted"

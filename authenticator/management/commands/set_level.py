@@ -6,11 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from accounts.services import user_set_level
+from accounts.services import levels_check, user_set_level
 
-from ..base import UserCommand, describe_user, input_error, user_data
-
-MAX_SMALLINT = 32767
+from ..base import UserCommand, describe_user, user_data
 
 
 class Command(UserCommand):
@@ -22,10 +20,7 @@ class Command(UserCommand):
         parser.add_argument("--tier", type=int, default=None)
 
     def run(self, **options: Any) -> None:
-        for name in ("level", "tier"):
-            value = options[name]
-            if value is not None and not 1 <= value <= MAX_SMALLINT:
-                raise input_error(name, f"Must be between 1 and {MAX_SMALLINT}.", "out_of_range")
+        levels_check(level=options["level"], tier=options["tier"])  # before the lookup: a typo costs no query
         user = self.target(options)
         user_set_level(user=user, level=options["level"], tier=options["tier"])
         self.emit({"user": user_data(user)}, f"set: {describe_user(user)}")

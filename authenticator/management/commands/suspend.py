@@ -7,4 +7,4 @@ from ..base import StatusCommand
 
 class Command(StatusCommand):
     help = "Suspend an active user (with --reason): every session is revoked until unblocked."
-    status, action, verb = UserStatus.SUSPENDED, "suspend", "suspended"
+    status, verb = UserStatus.SUSPENDED, "suspended"

@@ -7,6 +7,4 @@ from ..base import StatusCommand
 
 class Command(StatusCommand):
     help = "Make a blocked or suspended user active again (with --reason)."
-    status, action, verb = UserStatus.ACTIVE, "unblock", "unblocked"
-    # Not from unverified: that would skip the phone number's verification.
-    from_statuses = frozenset({UserStatus.BLOCKED, UserStatus.SUSPENDED})
+    status, verb = UserStatus.ACTIVE, "unblocked"
