@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from rest_framework import serializers
+
+
+class ErrorOut(serializers.Serializer):
+    """Every error answer: ``{"code", "detail", ...}`` (authenticator.core.errors)."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(required=False)
+    retry_after = serializers.IntegerField(required=False)
+
 
 def strict_request_bodies(result: dict, generator, request, public) -> dict:
     """Request bodies refuse unknown fields (StrictSerializer): ``additionalProperties: false``.
