@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "otp",
     "sessions_log",
     "authenticator",
+    "authenticator.grpc.apps.GrpcConfig",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",

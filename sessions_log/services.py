@@ -27,11 +27,11 @@ from .models import (
 
 
 @dataclass(frozen=True)
-class Device:
-    """What the client tells about where it signs in."""
+class Requester:
+    """Who asks for a sign-in: the device the client reports, its address, its user agent."""
 
     platform: str = ""  # the `device` field: e.g. "ios 18.1 / iPhone 15"
-    ip: str | None = None  # the client IP (see authenticator.middleware)
+    ip: str | None = None  # the client IP (see authenticator.edge.client)
     user_agent: str = ""
 
 
@@ -55,13 +55,13 @@ def login_state_seen_from(*, user_id: int | None, ip: str | None) -> bool:
                                      logged_in_at__gte=timezone.now() - KNOWN_ADDRESS_WINDOW).exists()
 
 
-def login_state_open(*, user, device: Device, method: str) -> LoginState:
+def login_state_open(*, user, requester: Requester, method: str) -> LoginState:
     state = LoginState(
         user=user,
-        logged_in_on=device.platform[:128],
-        logged_in_from=locate(device.ip).label()[:128],
-        logged_in_ip=device.ip,
-        user_agent=device.user_agent[:512],
+        logged_in_on=requester.platform[:128],
+        logged_in_from=locate(requester.ip).label()[:128],
+        logged_in_ip=requester.ip,
+        user_agent=requester.user_agent[:512],
         method=method,
         status=LoginStatus.ACTIVE,
     )

@@ -1,38 +1,19 @@
-"""Bearer access tokens from the Tokenizer, introspected (cached in Redis)."""
+"""DRF's adapter of the edge's bearer-token authentication (authenticator.edge.auth)."""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.models import User, UserStatus
-from authenticator.core.errors import InvalidToken
-
-from ..tokenizer import tokenizer
-
-MAX_TOKEN_LENGTH = 4096
+from ..edge.auth import bearer_caller
 
 
 class BearerTokenAuthentication(BaseAuthentication):
-    keyword = b"bearer"
+    """``request.user`` is the caller's user, ``request.auth`` the ``Caller``."""
 
     def authenticate(self, request):
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword:
-            return None
-        if len(header) != 2 or len(header[1]) > MAX_TOKEN_LENGTH:
-            raise InvalidToken()
-        try:
-            token = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise InvalidToken() from None
-        info = tokenizer().introspect(token=token)
-        if not info.active or not info.sub or not info.sub.isdigit():
-            raise InvalidToken()
-        user = User.objects.filter(pk=int(info.sub), status=UserStatus.ACTIVE).first()
-        if user is None:
-            raise InvalidToken()
-        return user, info
+        caller = bearer_caller(authorization=get_authorization_header(request))
+        return None if caller is None else (caller.user, caller)
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

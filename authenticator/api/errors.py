@@ -16,6 +16,8 @@ from rest_framework.response import Response
 
 from authenticator.core.errors import ApplicationError, as_application_error
 
+from ..edge.inputs import field_errors
+
 log = logging.getLogger(__name__)
 
 DRF_CODES = {
@@ -29,17 +31,6 @@ DRF_CODES = {
     drf.UnsupportedMediaType: "unsupported_media_type",
     drf.Throttled: "rate_limited",
 }
-
-
-def _field_errors(detail) -> dict:
-    def convert(value):
-        if isinstance(value, list):
-            return [item for v in value for item in (convert(v) if isinstance(v, (list, dict)) else [{"code": v.code, "message": str(v)}])]
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        return [{"code": value.code, "message": str(value)}]
-
-    return convert(detail) if isinstance(detail, dict) else {"non_field_errors": convert(detail)}
 
 
 def error_response(exc: ApplicationError) -> Response:
@@ -60,7 +51,7 @@ def exception_handler(exc, context):
         return error_response(mapped)
     if isinstance(exc, drf.ValidationError):
         return Response(
-            {"code": "invalid_request", "detail": "The request is invalid.", "errors": _field_errors(exc.detail)},
+            {"code": "invalid_request", "detail": "The request is invalid.", "errors": field_errors(exc.detail)},
             status=400,
         )
     if isinstance(exc, drf.Throttled):

@@ -20,14 +20,14 @@ from authenticator.core.errors import (
     InvalidInput,
 )
 from sessions_log.models import LoginState
-from sessions_log.services import Device, login_state_open, login_state_tokens_issued
+from sessions_log.services import Requester, login_state_open, login_state_tokens_issued
 
 from ..tokenizer import tokenizer
 from ..tokenizer.base import TokenPair
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Device", "Identifier", "SignedIn", "OtpSent", "identifier_parse", "user_for_identifier", "user_assert_can_sign_in", "sign_in_complete"]
+__all__ = ["Requester", "Identifier", "SignedIn", "OtpSent", "identifier_parse", "user_for_identifier", "user_assert_can_sign_in", "sign_in_complete"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def user_assert_can_sign_in(*, user: User) -> None:
         raise error()
 
 
-def sign_in_complete(*, user: User | None, device: Device, method: str, check=None, before=None) -> SignedIn:
+def sign_in_complete(*, user: User | None, requester: Requester, method: str, check=None, before=None) -> SignedIn:
     """Check the code, open a login state and get tokens for it, in one transaction.
 
     ``user`` is None only with a ``check`` that always refuses (a decoy's): the refusal
@@ -120,14 +120,14 @@ def sign_in_complete(*, user: User | None, device: Device, method: str, check=No
             if refused is None:
                 # Where and when a user signed in is the login state; users.last_login
                 # is left to the admin's password logins (one UPDATE less per sign-in).
-                state = login_state_open(user=user, device=device, method=method)
+                state = login_state_open(user=user, requester=requester, method=method)
                 tokens = tokenizer().issue(
                     subject=str(user.pk),
                     session_id=str(state.pk),
                     amr=[method],
                     level=user.level,
-                    ip=device.ip,
-                    user_agent=device.user_agent,
+                    ip=requester.ip,
+                    user_agent=requester.user_agent,
                     idempotency_key=f"login-state-{state.pk}",
                 )
                 issued.append(tokens)

@@ -22,7 +22,7 @@ from accounts.models import SocialIdentity, User
 from accounts.selectors import user_get_by_email
 from accounts.services import user_set_email
 from authenticator.core.errors import Conflict, EmailTaken, InvalidInput, NotFound
-from sessions_log.services import Device
+from sessions_log.services import Requester
 
 from ..firebase import GoogleIdentity, google_sign_in_enabled, id_token_verifier
 from .common import SignedIn, sign_in_complete, user_assert_can_sign_in
@@ -51,7 +51,7 @@ class PhoneVerificationRequired:
     name: str | None
 
 
-def google_sign_in(*, id_token: str, device: Device) -> SignedIn | PhoneVerificationRequired:
+def google_sign_in(*, id_token: str, requester: Requester) -> SignedIn | PhoneVerificationRequired:
     if not google_sign_in_enabled():
         raise GoogleSignInDisabled()
     identity = id_token_verifier().verify(id_token)
@@ -59,12 +59,12 @@ def google_sign_in(*, id_token: str, device: Device) -> SignedIn | PhoneVerifica
     if link is not None:
         user = link.user
         user_assert_can_sign_in(user=user)
-        return sign_in_complete(user=user, device=device, method="google",
+        return sign_in_complete(user=user, requester=requester, method="google",
                                 before=lambda _checked: _touch(link_id=link.pk))
     user = _user_with_verified_email(identity)
     if user is not None:
         user_assert_can_sign_in(user=user)
-        return sign_in_complete(user=user, device=device, method="google",
+        return sign_in_complete(user=user, requester=requester, method="google",
                                 before=lambda _checked: identity_link(user=user, identity=identity))
     return PhoneVerificationRequired(
         continuation=signing.dumps(_claims(identity), salt=CONTINUATION_SALT, compress=True),

@@ -27,9 +27,9 @@ from otp.services import (
 from sessions_log.services import login_state_seen_from
 
 from .common import (
-    Device,
     Identifier,
     OtpSent,
+    Requester,
     SignedIn,
     sign_in_complete,
     user_assert_can_sign_in,
@@ -67,7 +67,7 @@ def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -
 
 
 @metrics.counts_otp_checks(purpose=OtpPurpose.SIGNIN, channel=lambda identifier, **_: identifier.channel)
-def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, google_continuation: str | None = None) -> SignedIn:
+def sign_in_otp_verify(*, identifier: Identifier, code: str, requester: Requester, google_continuation: str | None = None) -> SignedIn:
     """Check the code and sign in; a Google continuation is linked once the code is right."""
     identity = None
     if google_continuation:
@@ -79,8 +79,8 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
     def check():
         if user is None or user.status != UserStatus.ACTIVE:  # it got a decoy, not a code
-            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code, ip=device.ip)
-        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code, ip=device.ip)
+            return otp_check_decoy(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, code=code, ip=requester.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNIN, channel=identifier.channel, code=code, ip=requester.ip)
 
     def consume(checked) -> None:
         user_assert_can_sign_in(user=user)
@@ -90,4 +90,4 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, device: Device, goo
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method=method, check=check, before=consume)
+    return sign_in_complete(user=user, requester=requester, method=method, check=check, before=consume)

@@ -34,7 +34,7 @@ from otp.services import (
     otp_issue,
 )
 
-from .common import Device, OtpSent, SignedIn, sign_in_complete
+from .common import OtpSent, Requester, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ def _sent(channel: str) -> OtpSent:
 
 
 @metrics.counts_otp_checks(purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS)
-def signup_verify(*, phone_number: str, code: str, device: Device, google_continuation: str | None = None,
+def signup_verify(*, phone_number: str, code: str, requester: Requester, google_continuation: str | None = None,
                   country_id: str | None = None) -> SignedIn:
-    """Check the sign-up code; the user becomes ``active``, signed in on ``device``.
+    """Check the sign-up code; the user becomes ``active``, signed in as ``requester``.
 
     With a Google continuation, the Google identity is linked in the same transaction.
     """
@@ -156,8 +156,8 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
         # No pending sign-up (a new number, or one with an account): a decoy's answers,
         # the same as a pending sign-up's code would give.
         if user is None or user.status != UserStatus.UNVERIFIED:
-            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code, ip=device.ip)
-        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code, ip=device.ip)
+            return otp_check_decoy(identifier=phone, purpose=OtpPurpose.SIGNUP, code=code, ip=requester.ip)
+        return otp_check(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, code=code, ip=requester.ip)
 
     def activate(checked) -> None:
         otp_consume(checked=checked)
@@ -168,7 +168,7 @@ def signup_verify(*, phone_number: str, code: str, device: Device, google_contin
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, device=device, method="otp_sms", check=check, before=activate)
+    return sign_in_complete(user=user, requester=requester, method="otp_sms", check=check, before=activate)
 
 
 def _continuation(token: str | None):

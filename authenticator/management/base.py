@@ -22,14 +22,15 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.models import User
 from accounts.selectors import user_get_by_email, user_get_by_phone
 from accounts.validation import normalise_email, normalise_phone
-from authenticator.core.conf import app_settings
 from authenticator.core.errors import (
     ApplicationError,
     InvalidInput,
     NotFound,
     as_application_error,
 )
-from sessions_log.services import Device
+
+from ..edge import inputs, presenters
+from ..edge.client import Requester, requester
 
 MAX_BIGINT = 2**63 - 1
 
@@ -111,43 +112,23 @@ def user_lookup(value: str, *, country: str | None = None) -> User:
     return user
 
 
-def otp_argument(value: str) -> str:
-    """The code as typed; malformed input is refused before it costs the user a try (as REST does)."""
-    code = (value or "").strip()
-    length = int(app_settings.OTP_LENGTH)
-    if not (code.isascii() and code.isdigit() and len(code) == length):
-        raise input_error("otp", f"Enter the {length}-digit code.")
-    return code
-
-
-def cli_device(platform: str | None, command: str) -> Device:
+def cli_requester(command: str) -> Requester:
     # No IP: the operator's terminal is not where the user is.
-    return Device(platform=(platform or "cli")[:128], ip=None, user_agent=f"authenticator-cli/{command}")
+    return requester(ip=None, user_agent=f"authenticator-cli/{command}")
 
 
-# --- output shapes: the same JSON as the REST API's ------------------------------------
-def user_data(user: User) -> dict[str, Any]:
-    from ..api.serializers import UserOut
-
-    return dict(UserOut(user).data)
-
-
-def session_data(state, current_session_id: Any = None) -> dict[str, Any]:
-    from ..api.serializers import SessionOut
-
-    return dict(SessionOut(state, context={"current_session_id": current_session_id}).data)
+def parse(input_class: type, values: dict[str, Any], *, command: str) -> dict[str, Any]:
+    """The flow's arguments from the command's options, validated as every transport's
+    input is (authenticator.edge.inputs); options left out (None) are not given."""
+    data = {name: value for name, value in values.items() if value is not None}
+    return inputs.parse(input_class, data, requester=cli_requester(command))
 
 
-def signed_in_data(result) -> dict[str, Any]:
-    from ..api.serializers import signed_in_answer
-
-    return signed_in_answer(result)
-
-
-def otp_sent_data(sent) -> dict[str, Any]:
-    from ..api.serializers import otp_sent_answer
-
-    return otp_sent_answer(sent)
+# --- output shapes: the same JSON as the REST API's (authenticator.edge.presenters) ----
+user_data = presenters.user
+session_data = presenters.session
+signed_in_data = presenters.signed_in
+otp_sent_data = presenters.otp_sent
 
 
 def signed_in_lines(result) -> list[str]:

@@ -12,7 +12,7 @@ from authenticator.core.errors import InvalidToken
 from authenticator.flows.common import sign_in_complete
 from authenticator.tokenizer import tokenizer
 from sessions_log.models import LoginState, LoginStatus
-from sessions_log.services import Device
+from sessions_log.services import Requester
 from tests.factories import LoginStateFactory, OtpFactory, UserFactory
 
 from .conftest import make_support
@@ -31,7 +31,7 @@ def action_url(user: User, kind: str) -> str:
 
 
 def signed_in(user: User, platform: str = "ios 18"):
-    return sign_in_complete(user=user, device=Device(platform=platform, ip="81.2.69.160", user_agent="app/1"), method="otp_sms")
+    return sign_in_complete(user=user, requester=Requester(platform=platform, ip="81.2.69.160", user_agent="app/1"), method="otp_sms")
 
 
 def messages_of(response) -> list[str]:

@@ -21,7 +21,7 @@ from authenticator.flows.common import sign_in_complete
 from authenticator.flows.staff_otp import staff_otp_enrol
 from authenticator.tokenizer import tokenizer
 from sessions_log.models import LoginState, LoginStatus
-from sessions_log.services import Device
+from sessions_log.services import Requester
 from tests.factories import UserFactory
 
 from .conftest import SUPPORT_PASSWORD, make_support, totp_code
@@ -61,7 +61,7 @@ def test_support_staff_block_a_user_found_by_a_local_phone_number(live_server, b
     user = UserFactory(phone_number="+447400123456", country_id="GB", name="Ann Lee", status=UserStatus.ACTIVE)
     UserFactory(phone_number="+447400123457", name="Someone Else")
     signed = [
-        sign_in_complete(user=user, device=Device(platform=p, ip="81.2.69.160", user_agent="app/1"), method="otp_sms")
+        sign_in_complete(user=user, requester=Requester(platform=p, ip="81.2.69.160", user_agent="app/1"), method="otp_sms")
         for p in ("ios 18 / iPhone 15", "android 15 / Pixel 9")
     ]
     page = browser_page

@@ -129,7 +129,7 @@ def test_per_ip_throttle_on_otp_requests_ignores_spoofed_forwarded_for(api, sett
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies(settings):
-    from authenticator.middleware import client_ip
+    from authenticator.edge.client import client_ip
 
     settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "TRUSTED_PROXIES": ["10.0.0.0/8"]}
     assert client_ip("10.1.2.3", "198.51.100.7, 10.0.0.5") == "198.51.100.7"

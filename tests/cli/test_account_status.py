@@ -14,7 +14,7 @@ from authenticator.flows.tokens import token_refresh
 from authenticator.management.base import operator_label
 from authenticator.tokenizer import tokenizer
 from sessions_log.models import LoginState, LoginStatus
-from sessions_log.services import Device
+from sessions_log.services import Requester
 from tests.cli.conftest import cli, outbox_code
 from tests.factories import UserFactory
 
@@ -26,14 +26,14 @@ PHONE = "+447400123458"
 def signed_up_twice():
     """An active user signed in on two devices, through the flows; returns (user, [pairs])."""
     signup_start(phone_number=PHONE, country_id="GB", name="Cy", email="cy@example.com", wait=True)
-    first = signup_verify(phone_number=PHONE, code=outbox_code(PHONE), device=Device(platform="ios"))
+    first = signup_verify(phone_number=PHONE, code=outbox_code(PHONE), requester=Requester(platform="ios"))
     from otp.models import OtpChannel, OtpPurpose
     from otp.services import otp_issue
 
     _otp, code = otp_issue(user_id=first.user.pk, purpose=OtpPurpose.SIGNIN, channel=OtpChannel.SMS, sent_to=PHONE)
     from authenticator.flows.common import identifier_parse
 
-    second = sign_in_otp_verify(identifier=identifier_parse(phone_number=PHONE), code=code, device=Device(platform="web"))
+    second = sign_in_otp_verify(identifier=identifier_parse(phone_number=PHONE), code=code, requester=Requester(platform="web"))
     return first.user, [first.tokens, second.tokens]
 
 

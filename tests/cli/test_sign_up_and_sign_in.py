@@ -116,7 +116,9 @@ def test_malformed_code_is_refused_without_costing_a_try():
     cli("signup", "--phone", PHONE, "--country", "GB", "--name", "Ann")
     run = cli("signup_verify", "--phone", PHONE, "--otp", "12ab")
     assert (run.status, run.out) == (2, "")
-    assert run.err == "error: invalid_request: The request is invalid. (otp: Enter the 6-digit code.)\n"
+    # The same field errors as REST's answer (authenticator.edge.inputs validates both).
+    assert run.err == ("error: invalid_request: The request is invalid. "
+                       "(otp: Ensure this field has at least 6 characters.; otp: Enter the 6-digit code.)\n")
     assert Otp.objects.get(user__phone_number=PHONE).attempts == 0
 
 

@@ -35,7 +35,7 @@ from authenticator.grpc.v1 import authenticator_pb2 as pb
 from authenticator.grpc.v1 import authenticator_pb2_grpc
 from authenticator.tokenizer.cache import answer_key
 from sessions_log.models import EndedReason, LoginState, LoginStatus
-from sessions_log.services import Device
+from sessions_log.services import Requester
 from tests.cli.conftest import ROOT, manage, subprocess_env
 from tests.factories import UserFactory
 
@@ -75,7 +75,7 @@ def server(django_db_setup) -> Iterator[Servers]:
 
 
 def sign_in(user: User, platform: str = "ios 18") -> SignedIn:
-    return sign_in_complete(user=user, device=Device(platform=platform, ip=IP), method="otp_sms")
+    return sign_in_complete(user=user, requester=Requester(platform=platform, ip=IP), method="otp_sms")
 
 
 def me(server: Servers, access_token: str) -> tuple[int, str]:

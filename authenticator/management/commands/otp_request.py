@@ -7,9 +7,10 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from authenticator.core.background import wait_idle
-from authenticator.flows.common import identifier_parse
-from authenticator.flows.sign_in_otp import sign_in_otp_request
-from ..base import FlowCommand, otp_sent_data
+
+from ...edge.inputs import OtpRequestIn
+from ...flows.sign_in_otp import sign_in_otp_request
+from ..base import FlowCommand, otp_sent_data, parse
 
 
 class Command(FlowCommand):
@@ -23,8 +24,9 @@ class Command(FlowCommand):
         parser.add_argument("--country", default=None, help="Region for a phone number written locally")
 
     def run(self, **options: Any) -> None:
-        identifier = identifier_parse(phone_number=options["phone"], email=options["email"], country_id=options["country"])
-        sent = sign_in_otp_request(identifier=identifier)
+        sent = sign_in_otp_request(**parse(OtpRequestIn, {
+            "phone_number": options["phone"], "email": options["email"], "country_id": options["country"]},
+            command="otp_request"))
         # The flow sends in the background (so its timing tells nothing); the process must
         # not end before the send has been made.
         wait_idle(timeout=60)

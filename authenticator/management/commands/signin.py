@@ -6,15 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from authenticator.flows.common import identifier_parse
-from authenticator.flows.sign_in_otp import sign_in_otp_verify
-from ..base import (
-    FlowCommand,
-    cli_device,
-    otp_argument,
-    signed_in_data,
-    signed_in_lines,
-)
+from ...edge.inputs import OtpVerifyIn
+from ...flows.sign_in_otp import sign_in_otp_verify
+from ..base import FlowCommand, parse, signed_in_data, signed_in_lines
 
 
 class Command(FlowCommand):
@@ -29,7 +23,7 @@ class Command(FlowCommand):
         parser.add_argument("--device", default="", help='What to record as the device (default "cli")')
 
     def run(self, **options: Any) -> None:
-        code = otp_argument(options["otp"])
-        identifier = identifier_parse(phone_number=options["phone"], email=options["email"], country_id=options["country"])
-        result = sign_in_otp_verify(identifier=identifier, code=code, device=cli_device(options["device"], "signin"))
+        result = sign_in_otp_verify(**parse(OtpVerifyIn, {
+            "phone_number": options["phone"], "email": options["email"], "country_id": options["country"],
+            "otp": options["otp"], "device": options["device"] or "cli"}, command="signin"))
         self.emit(signed_in_data(result), signed_in_lines(result))

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from authenticator.flows.signup import signup_start
-from ..base import FlowCommand, otp_sent_data
+from ...edge.inputs import SignupIn
+from ...flows.signup import signup_start
+from ..base import FlowCommand, otp_sent_data, parse
 
 
 class Command(FlowCommand):
@@ -21,10 +22,9 @@ class Command(FlowCommand):
         parser.add_argument("--email", default=None)
 
     def run(self, **options: Any) -> None:
-        sent = signup_start(
-            phone_number=options["phone"], country_id=options["country"], name=options["name"],
-            salutation=options["salutation"] or None, email=options["email"] or None,
-            wait=True,  # an operator: the send happens before the command ends, its failure is the exit status
-        )
+        sent = signup_start(**parse(SignupIn, {
+            "phone_number": options["phone"], "country_id": options["country"], "name": options["name"],
+            "salutation": options["salutation"], "email": options["email"]}, command="signup"),
+            wait=True)  # an operator: the send happens before the command ends, its failure is the exit status
         self.emit(otp_sent_data(sent), f"code sent by {sent.channel}; it expires in {sent.expires_in} s, "
                                        f"a new one can be asked for after {sent.resend_after} s")

@@ -6,14 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from authenticator.flows.signup import signup_verify
-from ..base import (
-    FlowCommand,
-    cli_device,
-    otp_argument,
-    signed_in_data,
-    signed_in_lines,
-)
+from ...edge.inputs import SignupVerifyIn
+from ...flows.signup import signup_verify
+from ..base import FlowCommand, parse, signed_in_data, signed_in_lines
 
 
 class Command(FlowCommand):
@@ -25,6 +20,7 @@ class Command(FlowCommand):
         parser.add_argument("--device", default="", help='What to record as the device (default "cli")')
 
     def run(self, **options: Any) -> None:
-        code = otp_argument(options["otp"])
-        result = signup_verify(phone_number=options["phone"], code=code, device=cli_device(options["device"], "signup_verify"))
+        result = signup_verify(**parse(SignupVerifyIn, {
+            "phone_number": options["phone"], "otp": options["otp"], "device": options["device"] or "cli"},
+            command="signup_verify"))
         self.emit(signed_in_data(result), signed_in_lines(result))
