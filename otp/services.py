@@ -38,6 +38,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from authenticator.core.conf import app_settings
+from authenticator.core.db import sql
 from authenticator.core.errors import (
     InvalidInput,
     InvalidOtp,
@@ -45,6 +46,7 @@ from authenticator.core.errors import (
     TooManyAttempts,
 )
 from authenticator.core.ids import next_id
+from sessions_log.models import LoginState
 from sessions_log.services import KNOWN_ADDRESS_WINDOW
 
 from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset
@@ -92,33 +94,34 @@ def failure_window() -> timedelta:
 # count afresh. Only the latest code of a purpose and channel is looked at by verify, so
 # older ones need no UPDATE to die.
 _ISSUE_SQL = """
-INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, asked_from, created_at,
-                  expired_at, consumed_at)
+INSERT INTO {o} ({o.id}, {o.user}, {o.otp}, {o.purpose}, {o.channel}, {o.sent_to}, {o.attempts}, {o.born_attempts},
+                 {o.asked_from}, {o.created_at}, {o.expired_at}, {o.consumed_at})
 SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
        %(expires)s, NULL
 FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
                    WHEN f.failures >= %(ceiling)s THEN
-                     CASE WHEN EXISTS (SELECT 1 FROM login_states WHERE user_id = %(user_id)s
-                                       AND logged_in_ip = %(ip)s AND logged_in_at >= %(known_since)s)
+                     CASE WHEN EXISTS (SELECT 1 FROM {s} WHERE {s.user} = %(user_id)s
+                                       AND {s.logged_in_ip} = %(ip)s AND {s.logged_in_at} >= %(known_since)s)
                           THEN %(max_attempts)s - 1 ELSE %(max_attempts)s END
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM(attempts - born_attempts), 0) - COUNT(consumed_at) AS failures FROM otps
-      WHERE user_id = %(user_id)s AND channel = %(channel)s AND created_at >= %(since)s
-        AND created_at >= COALESCE((SELECT MAX(reset_at) FROM otp_lockout_resets
-                                    WHERE user_id = %(user_id)s AND channel = %(channel)s), %(since)s)) AS f) AS born
-RETURNING attempts
+      SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) AS failures FROM {o}
+      WHERE {o.user} = %(user_id)s AND {o.channel} = %(channel)s AND {o.created_at} >= %(since)s
+        AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r}
+                                        WHERE {r.user} = %(user_id)s AND {r.channel} = %(channel)s), %(since)s)) AS f) AS born
+RETURNING {o.attempts}
 """
 
 # The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
 _DECOY_SQL = """
-INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, asked_from, created_at, expired_at)
+INSERT INTO {d} ({d.id}, {d.key}, {d.purpose}, {d.attempts}, {d.born_attempts}, {d.asked_from}, {d.created_at},
+                 {d.expired_at})
 SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(asker)s, %(now)s, %(expires)s
 FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
                    WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
                    ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM(attempts - born_attempts), 0) AS failures FROM otp_decoys
-      WHERE key = %(key)s AND purpose = %(purpose)s AND created_at >= %(since)s) AS f) AS born
-RETURNING attempts
+      SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) AS failures FROM {d}
+      WHERE {d.key} = %(key)s AND {d.purpose} = %(purpose)s AND {d.created_at} >= %(since)s) AS f) AS born
+RETURNING {d.attempts}
 """
 
 
@@ -151,7 +154,7 @@ def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
               channel=channel, sent_to=sent_to, created_at=now, expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
     with connection.cursor() as cursor:
-        cursor.execute(_ISSUE_SQL, {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
+        cursor.execute(sql(_ISSUE_SQL, o=Otp, s=LoginState, r=OtpLockoutReset), {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
                                     "purpose": purpose, "channel": channel, "sent_to": sent_to})
         otp.attempts = otp.born_attempts = cursor.fetchone()[0]
     otp.asked_from = address_tag(ip)
@@ -163,7 +166,7 @@ def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> 
     """Record a decoy for ``identifier`` (normalised), which gets no real code."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_DECOY_SQL, {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
+        cursor.execute(sql(_DECOY_SQL, d=OtpDecoy), {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
 
 
 @dataclass(frozen=True)
@@ -178,19 +181,21 @@ class CheckedOtp:
 # the newest. So a code asked for elsewhere afterwards (a guesser's) does not kill the
 # owner's, which would keep the owner out with one request per code.
 _CHECK_SQL = (
-    "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
-    "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND channel = %s"
-    "  ORDER BY CASE WHEN asked_from = %s AND consumed_at IS NULL AND expired_at > %s THEN 0 ELSE 1 END,"
-    "  created_at DESC, id DESC LIMIT 1"
-    ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
-    " RETURNING id, otp, sent_to, channel"
+    "UPDATE {o} SET {o.attempts} = {o.attempts} + 1 WHERE {o.id} = ("
+    "  SELECT {o.id} FROM {o} WHERE {o.user} = %s AND {o.purpose} = %s AND {o.channel} = %s"
+    "  ORDER BY CASE WHEN {o.asked_from} = %s AND {o.consumed_at} IS NULL AND {o.expired_at} > %s THEN 0 ELSE 1 END,"
+    "  {o.created_at} DESC, {o.id} DESC LIMIT 1"
+    ") AND {o.consumed_at} IS NULL AND {o.attempts} < %s AND {o.expired_at} > %s"
+    " AND ({o.asked_from} = %s OR {o.attempts} < %s - 1)"
+    " RETURNING {o.id}, {o.otp}, {o.sent_to}, {o.channel}"
 )
 _CHECK_DECOY_SQL = (
-    "UPDATE otp_decoys SET attempts = attempts + 1 WHERE id = ("
-    "  SELECT id FROM otp_decoys WHERE key = %s AND purpose = %s"
-    "  ORDER BY CASE WHEN asked_from = %s AND expired_at > %s THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
-    ") AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
-    " RETURNING id, key"
+    "UPDATE {d} SET {d.attempts} = {d.attempts} + 1 WHERE {d.id} = ("
+    "  SELECT {d.id} FROM {d} WHERE {d.key} = %s AND {d.purpose} = %s"
+    "  ORDER BY CASE WHEN {d.asked_from} = %s AND {d.expired_at} > %s THEN 0 ELSE 1 END, {d.created_at} DESC, {d.id} DESC"
+    "  LIMIT 1"
+    ") AND {d.attempts} < %s AND {d.expired_at} > %s AND ({d.asked_from} = %s OR {d.attempts} < %s - 1)"
+    " RETURNING {d.id}, {d.key}"
 )
 
 
@@ -206,7 +211,7 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | 
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     with connection.cursor() as cursor:
         when = connection.ops.adapt_datetimefield_value(now)
-        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, asker, when, max_attempts, when, asker, max_attempts])
+        cursor.execute(sql(_CHECK_SQL, o=Otp), [user_id, purpose, channel, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         mine = Case(When(asked_from=asker, consumed_at__isnull=True, expired_at__gt=now, then=Value(0)), default=Value(1))
@@ -229,7 +234,7 @@ def otp_check_decoy(*, identifier: str, purpose: str, code: str, ip: str | None 
     key = decoy_key(identifier)
     with connection.cursor() as cursor:
         when = connection.ops.adapt_datetimefield_value(now)
-        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, asker, when, max_attempts, when, asker, max_attempts])
+        cursor.execute(sql(_CHECK_DECOY_SQL, d=OtpDecoy), [key, purpose, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         mine = Case(When(asked_from=asker, expired_at__gt=now, then=Value(0)), default=Value(1))
@@ -259,12 +264,9 @@ def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_att
 
 
 def otp_consume(*, checked: CheckedOtp) -> None:
-    """Mark the code used. Exactly one of concurrent redeemers gets past this."""
-    with connection.cursor() as cursor:  # on every sign-in: SQL written once, not compiled per call
-        cursor.execute("UPDATE otps SET consumed_at = %s WHERE id = %s AND consumed_at IS NULL",
-                       [connection.ops.adapt_datetimefield_value(timezone.now()), checked.id])
-        used = cursor.rowcount
-    if used != 1:
+    """Mark the code used. Exactly one of concurrent redeemers gets past this: the others
+    wait on the row's lock, then find it consumed."""
+    if Otp.objects.filter(pk=checked.id, consumed_at__isnull=True).update(consumed_at=timezone.now()) != 1:
         raise InvalidOtp()
 
 
