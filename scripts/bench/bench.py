@@ -556,7 +556,7 @@ async def compare(args: argparse.Namespace) -> int:
     Redis); both servers stay up and take turns (``--rounds`` each, ABBA order), so load
     from elsewhere on the machine falls on both alike. Then each one's statements per
     sign-in are counted on the wire (``statements_per_sign_in``)."""
-    checkouts = (("change", ROOT), ("baseline", Path(args.baseline_dir).resolve()))
+    checkouts = (("change", Path(args.change_dir or ROOT).resolve()), ("baseline", Path(args.baseline_dir).resolve()))
     name = args.db_name or f"authn_bench_{args.users}"
     capture = AsyncCapture()
     await capture.start()
@@ -712,6 +712,7 @@ def main() -> int:
     parser.add_argument("--baseline-dir", default="",
                         help="another checkout (say, today's main): its OTP sign-in against this one's, taking turns "
                         "(REST only; its database is <db-name>_base)")
+    parser.add_argument("--change-dir", default="", help="with --baseline-dir: the checkout measured against it (default: this one)")
     parser.add_argument("--phases", default="rest,grpc,limit",
                         help="which to run, comma-separated: rest, grpc, limit (all by default; a partial run has no ratio)")
     parser.add_argument("--scale", default="",
