@@ -34,7 +34,23 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Expression,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.sql import Query
 from django.utils import timezone
 
 from authenticator.core.conf import app_settings
@@ -86,56 +102,53 @@ def failure_window() -> timedelta:
     return timedelta(seconds=int(app_settings.OTP_FAILURE_WINDOW))
 
 
-# One statement, so a sign-in code costs one round trip. The tries a new code is born
-# with (``born.n``): none while its channel has OTP_MAX_ATTEMPTS or more left under the
-# ceiling; past that, the ones it may not use (all, at the ceiling). The channel's wrong
-# tries in the window (``f.failures``): every try made (not those a code was born
-# without), minus the right try of each used code; support's latest reset starts the
-# count afresh. Only the latest code of a purpose and channel is looked at by verify, so
-# older ones need no UPDATE to die.
-_ISSUE_SQL = """
-INSERT INTO {o} ({o.id}, {o.user}, {o.otp}, {o.purpose}, {o.channel}, {o.sent_to}, {o.attempts}, {o.born_attempts},
-                 {o.asked_from}, {o.created_at}, {o.expired_at}, {o.consumed_at})
-SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
-       %(expires)s, NULL
-FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-                   WHEN f.failures >= %(ceiling)s THEN
-                     CASE WHEN EXISTS (SELECT 1 FROM {s} WHERE {s.user} = %(user_id)s
-                                       AND {s.logged_in_ip} = %(ip)s AND {s.logged_in_at} >= %(known_since)s)
-                          THEN %(max_attempts)s - 1 ELSE %(max_attempts)s END
-                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) AS failures FROM {o}
-      WHERE {o.user} = %(user_id)s AND {o.channel} = %(channel)s AND {o.created_at} >= %(since)s
-        AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r}
-                                        WHERE {r.user} = %(user_id)s AND {r.channel} = %(channel)s), %(since)s)) AS f) AS born
-RETURNING {o.attempts}
-"""
+# --- the account ceiling: the tries a new code is born without ------------------------------
+def born_without(*, failures: Expression, known_address: Expression) -> Case:
+    """The ceiling's rule: how many of its OTP_MAX_ATTEMPTS tries a new code is born
+    without, given its channel's wrong tries in the window (``failures``): none while
+    OTP_MAX_ATTEMPTS or more are left under the ceiling; past that, the ones it may not
+    use; at the ceiling, all of them — but one try, kept for the asking address, when
+    that is an address the account signed in from within KNOWN_ADDRESS_WINDOW
+    (``known_address``): the owner's way back that guessers elsewhere can't use (NIST
+    SP 800-63B §5.2.2 names exactly this).
 
-# The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
-_DECOY_SQL = """
-INSERT INTO {d} ({d.id}, {d.key}, {d.purpose}, {d.attempts}, {d.born_attempts}, {d.asked_from}, {d.created_at},
-                 {d.expired_at})
-SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(asker)s, %(now)s, %(expires)s
-FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
-                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) AS failures FROM {d}
-      WHERE {d.key} = %(key)s AND {d.purpose} = %(purpose)s AND {d.created_at} >= %(since)s) AS f) AS born
-RETURNING {d.attempts}
-"""
+    An expression, so the INSERT that makes the code evaluates it: one round trip."""
+    most, ceiling = int(app_settings.OTP_MAX_ATTEMPTS), channel_ceiling()
+    return Case(
+        When(LessThanOrEqual(failures + most, ceiling), then=Value(0)),
+        When(GreaterThanOrEqual(failures, ceiling),
+             then=Case(When(known_address, then=Value(most - 1)), default=Value(most))),
+        default=failures + most - ceiling,
+        output_field=IntegerField(),
+    )
 
 
-# Past the ceiling, a code asked for from an address the account signed in from within
-# KNOWN_ADDRESS_WINDOW is born with one try, for that address only (the owner's way back
-# that guessers elsewhere can't use: NIST SP 800-63B §5.2.2 names exactly this).
+def _code_failures(*, user_id: int, channel: str, since: datetime) -> Expression:
+    """The channel's wrong tries in the window: every try made (not those a code was born
+    without), minus the right try of each used code; support's latest reset starts the
+    count afresh."""
+    reset = (OtpLockoutReset.objects.filter(user_id=user_id, channel=channel)
+             .values("user_id").annotate(at=Max("reset_at")).values("at"))
+    tries = (Otp.objects.filter(user_id=user_id, channel=channel, created_at__gte=since)
+             .filter(created_at__gte=Coalesce(Subquery(reset), Value(since)))
+             .order_by().values("user_id").annotate(n=Sum(F("attempts") - F("born_attempts")) - Count("consumed_at"))
+             .values("n"))
+    return Coalesce(Subquery(tries), 0)
 
 
-def _issue_params(now: datetime, ip: str | None) -> dict:
-    adapt = connection.ops.adapt_datetimefield_value
-    return {"asker": address_tag(ip), "now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
-            "since": adapt(now - failure_window()), "ceiling": channel_ceiling(),
-            "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
-            "ip": _valid_ip(ip), "known_since": adapt(now - KNOWN_ADDRESS_WINDOW)}
+def _decoy_failures(*, key: str, purpose: str, since: datetime) -> Expression:
+    """The same for a decoy: its key is the identifier, so its channel; a decoy is never used."""
+    tries = (OtpDecoy.objects.filter(key=key, purpose=purpose, created_at__gte=since)
+             .order_by().values("key").annotate(n=Sum(F("attempts") - F("born_attempts"))).values("n"))
+    return Coalesce(Subquery(tries), 0)
+
+
+def _known_address(*, user_id: int, ip: str | None, now: datetime) -> Expression:
+    address = _valid_ip(ip)
+    if address is None:
+        return Value(False)
+    return Exists(LoginState.objects.filter(user_id=user_id, logged_in_ip=address,
+                                            logged_in_at__gte=now - KNOWN_ADDRESS_WINDOW))
 
 
 def _valid_ip(ip: str | None) -> str | None:
@@ -146,27 +159,48 @@ def _valid_ip(ip: str | None) -> str | None:
         return None
 
 
+def _insert_born(row: Otp | OtpDecoy, born: Expression) -> int:
+    """INSERT ``row`` with its ``attempts`` and ``born_attempts`` both ``born``, which the
+    database evaluates in the same statement (INSERT ... SELECT); returns their value.
+    The ORM's ``create()`` takes expressions too, but writes one per column and cannot
+    return the value without a second statement."""
+    model, alias = type(row), connection.alias
+    query = Query(model)
+    born_sql, born_params = query.get_compiler(alias).compile(born.resolve_expression(query, allow_joins=False))
+    fields = [f for f in model._meta.concrete_fields if f.attname not in ("attempts", "born_attempts")]
+    template = ("INSERT INTO {t} ({columns}, {t.attempts}, {t.born_attempts}) SELECT {values}, born.n, born.n "
+                "FROM (SELECT {{born}} AS n) AS born RETURNING {t.attempts}")
+    statement = sql(template.replace("{columns}", ", ".join(f"{{t.{f.attname}}}" for f in fields))
+                    .replace("{values}", ", ".join(["%s"] * len(fields))), t=model).replace("{born}", born_sql)
+    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, *born_params])
+        attempts = cursor.fetchone()[0]
+    row.attempts = row.born_attempts = attempts
+    row._state.adding, row._state.db = False, alias
+    return attempts
+
+
 def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str | None = None) -> tuple[Otp, str]:
     """Create a new code for the user, ``purpose`` and ``channel``, asked for from client
-    address ``ip``; the previous one stops working."""
+    address ``ip``; the previous one stops working (verify looks only at the latest)."""
     now = timezone.now()
     code = otp_generate()
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
-              channel=channel, sent_to=sent_to, created_at=now, expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
-    with connection.cursor() as cursor:
-        cursor.execute(sql(_ISSUE_SQL, o=Otp, s=LoginState, r=OtpLockoutReset), {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
-                                    "purpose": purpose, "channel": channel, "sent_to": sent_to})
-        otp.attempts = otp.born_attempts = cursor.fetchone()[0]
-    otp.asked_from = address_tag(ip)
-    otp._state.adding = False
+              channel=channel, sent_to=sent_to, asked_from=address_tag(ip), created_at=now,
+              expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
+    _insert_born(otp, born_without(failures=_code_failures(user_id=user_id, channel=channel, since=now - failure_window()),
+                                   known_address=_known_address(user_id=user_id, ip=ip, now=now)))
     return otp, code
 
 
 def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:
     """Record a decoy for ``identifier`` (normalised), which gets no real code."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(sql(_DECOY_SQL, d=OtpDecoy), {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
+    decoy = OtpDecoy(id=next_id(), key=decoy_key(identifier), purpose=purpose, asked_from=address_tag(ip), created_at=now,
+                     expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
+    _insert_born(decoy, born_without(failures=_decoy_failures(key=decoy.key, purpose=purpose, since=now - failure_window()),
+                                     known_address=Value(False)))
 
 
 @dataclass(frozen=True)
