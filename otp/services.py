@@ -23,6 +23,7 @@ verifying against it answers exactly what a real code would.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -35,20 +36,16 @@ from typing import NoReturn
 
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
-    Count,
-    Exists,
     Expression,
     F,
     IntegerField,
-    Max,
     Q,
-    Subquery,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.db.models.sql import Query
 from django.utils import timezone
@@ -103,17 +100,16 @@ def failure_window() -> timedelta:
 
 
 # --- the account ceiling: the tries a new code is born without ------------------------------
-def born_without(*, failures: Expression, known_address: Expression) -> Case:
-    """The ceiling's rule: how many of its OTP_MAX_ATTEMPTS tries a new code is born
-    without, given its channel's wrong tries in the window (``failures``): none while
-    OTP_MAX_ATTEMPTS or more are left under the ceiling; past that, the ones it may not
+def born_without(*, failures: Expression, known_address: Expression, most: int, ceiling: int) -> Case:
+    """The ceiling's rule: how many of its ``most`` (OTP_MAX_ATTEMPTS) tries a new code
+    is born without, given its channel's wrong tries in the window (``failures``): none
+    while ``most`` or more are left under the ``ceiling``; past that, the ones it may not
     use; at the ceiling, all of them — but one try, kept for the asking address, when
     that is an address the account signed in from within KNOWN_ADDRESS_WINDOW
     (``known_address``): the owner's way back that guessers elsewhere can't use (NIST
     SP 800-63B §5.2.2 names exactly this).
 
     An expression, so the INSERT that makes the code evaluates it: one round trip."""
-    most, ceiling = int(app_settings.OTP_MAX_ATTEMPTS), channel_ceiling()
     return Case(
         When(LessThanOrEqual(failures + most, ceiling), then=Value(0)),
         When(GreaterThanOrEqual(failures, ceiling),
@@ -123,32 +119,36 @@ def born_without(*, failures: Expression, known_address: Expression) -> Case:
     )
 
 
-def _code_failures(*, user_id: int, channel: str, since: datetime) -> Expression:
-    """The channel's wrong tries in the window: every try made (not those a code was born
-    without), minus the right try of each used code; support's latest reset starts the
-    count afresh."""
-    reset = (OtpLockoutReset.objects.filter(user_id=user_id, channel=channel)
-             .values("user_id").annotate(at=Max("reset_at")).values("at"))
-    tries = (Otp.objects.filter(user_id=user_id, channel=channel, created_at__gte=since)
-             .filter(created_at__gte=Coalesce(Subquery(reset), Value(since)))
-             .order_by().values("user_id").annotate(n=Sum(F("attempts") - F("born_attempts")) - Count("consumed_at"))
-             .values("n"))
-    return Coalesce(Subquery(tries), 0)
+@functools.cache
+def _born_sql(vendor: str, most: int, ceiling: int) -> tuple[str, tuple]:
+    """``born_without`` over the columns ``f.failures`` and ``f.known`` of the statements
+    below, compiled once per setting: compiling the expression on every code cost 2–3 ms
+    of CPU (and compiled its data subqueries three times over)."""
+    rule = born_without(failures=RawSQL("f.failures", (), output_field=IntegerField()),
+                        known_address=RawSQL("f.known", (), output_field=BooleanField()), most=most, ceiling=ceiling)
+    query = Query(Otp)
+    compiled, params = query.get_compiler(connection.alias).compile(rule.resolve_expression(query, allow_joins=False))
+    return compiled, tuple(params)
 
 
-def _decoy_failures(*, key: str, purpose: str, since: datetime) -> Expression:
-    """The same for a decoy: its key is the identifier, so its channel; a decoy is never used."""
-    tries = (OtpDecoy.objects.filter(key=key, purpose=purpose, created_at__gte=since)
-             .order_by().values("key").annotate(n=Sum(F("attempts") - F("born_attempts"))).values("n"))
-    return Coalesce(Subquery(tries), 0)
-
-
-def _known_address(*, user_id: int, ip: str | None, now: datetime) -> Expression:
-    address = _valid_ip(ip)
-    if address is None:
-        return Value(False)
-    return Exists(LoginState.objects.filter(user_id=user_id, logged_in_ip=address,
-                                            logged_in_at__gte=now - KNOWN_ADDRESS_WINDOW))
+# The data the rule is applied to, per code: the channel's wrong tries in the window —
+# every try made (not those a code was born without), minus the right try of each used
+# code, support's latest reset starting the count afresh — and whether the asking
+# address is one the account signed in from within KNOWN_ADDRESS_WINDOW.
+_CODE_FACTS_SQL = """
+SELECT (SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) FROM {o}
+        WHERE {o.user} = %s AND {o.channel} = %s AND {o.created_at} >= %s
+          AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r} WHERE {r.user} = %s AND {r.channel} = %s), %s)
+       ) AS failures,
+       EXISTS (SELECT 1 FROM {s} WHERE {s.user} = %s AND {s.logged_in_ip} = %s AND {s.logged_in_at} >= %s) AS known
+"""
+# The same for a decoy: its key is the identifier, so its channel; a decoy is never used
+# and no address is the owner's.
+_DECOY_FACTS_SQL = """
+SELECT (SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) FROM {d}
+        WHERE {d.key} = %s AND {d.purpose} = %s AND {d.created_at} >= %s) AS failures,
+       FALSE AS known
+"""
 
 
 def _valid_ip(ip: str | None) -> str | None:
@@ -159,25 +159,25 @@ def _valid_ip(ip: str | None) -> str | None:
         return None
 
 
-def _insert_born(row: Otp | OtpDecoy, born: Expression) -> int:
-    """INSERT ``row`` with its ``attempts`` and ``born_attempts`` both ``born``, which the
-    database evaluates in the same statement (INSERT ... SELECT); returns their value.
-    The ORM's ``create()`` takes expressions too, but writes one per column and cannot
-    return the value without a second statement."""
-    model, alias = type(row), connection.alias
-    query = Query(model)
-    born_sql, born_params = query.get_compiler(alias).compile(born.resolve_expression(query, allow_joins=False))
-    fields = [f for f in model._meta.concrete_fields if f.attname not in ("attempts", "born_attempts")]
-    template = ("INSERT INTO {t} ({columns}, {t.attempts}, {t.born_attempts}) SELECT {values}, born.n, born.n "
-                "FROM (SELECT {{born}} AS n) AS born RETURNING {t.attempts}")
-    statement = sql(template.replace("{columns}", ", ".join(f"{{t.{f.attname}}}" for f in fields))
-                    .replace("{values}", ", ".join(["%s"] * len(fields))), t=model).replace("{born}", born_sql)
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+def _insert_born(row: Otp | OtpDecoy, facts: str, facts_params: list) -> int:
+    """INSERT ``row`` with its ``attempts`` and ``born_attempts`` both what ``born_without``
+    makes of ``facts`` (a SELECT of ``failures`` and ``known``), in the same statement
+    (INSERT ... SELECT); returns their value. The ORM's ``create()`` takes expressions
+    too, but cannot return the value without a second statement."""
+    model = type(row)
+    rule, rule_params = _born_sql(connection.vendor, int(app_settings.OTP_MAX_ATTEMPTS), channel_ceiling())
+    meta, qn = model._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f.attname not in ("attempts", "born_attempts")]
+    attempts, born_attempts = (qn(meta.get_field(name).column) for name in ("attempts", "born_attempts"))
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    statement = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, {attempts}, {born_attempts}) "  # nosec B608 - names from _meta
+                 f"SELECT {', '.join(['%s'] * len(values))}, born.n, born.n "
+                 f"FROM (SELECT {rule} AS n FROM ({facts}) AS f) AS born RETURNING {attempts}")
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, *born_params])
+        cursor.execute(statement, [*values, *rule_params, *facts_params])
         attempts = cursor.fetchone()[0]
     row.attempts = row.born_attempts = attempts
-    row._state.adding, row._state.db = False, alias
+    row._state.adding = False  # as after save(): the row exists
     return attempts
 
 
@@ -189,8 +189,10 @@ def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
               channel=channel, sent_to=sent_to, asked_from=address_tag(ip), created_at=now,
               expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
-    _insert_born(otp, born_without(failures=_code_failures(user_id=user_id, channel=channel, since=now - failure_window()),
-                                   known_address=_known_address(user_id=user_id, ip=ip, now=now)))
+    since = connection.ops.adapt_datetimefield_value(now - failure_window())
+    known_since = connection.ops.adapt_datetimefield_value(now - KNOWN_ADDRESS_WINDOW)
+    _insert_born(otp, sql(_CODE_FACTS_SQL, o=Otp, r=OtpLockoutReset, s=LoginState),
+                 [user_id, channel, since, user_id, channel, since, user_id, _valid_ip(ip), known_since])
     return otp, code
 
 
@@ -199,8 +201,8 @@ def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> 
     now = timezone.now()
     decoy = OtpDecoy(id=next_id(), key=decoy_key(identifier), purpose=purpose, asked_from=address_tag(ip), created_at=now,
                      expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
-    _insert_born(decoy, born_without(failures=_decoy_failures(key=decoy.key, purpose=purpose, since=now - failure_window()),
-                                     known_address=Value(False)))
+    _insert_born(decoy, sql(_DECOY_FACTS_SQL, d=OtpDecoy),
+                 [decoy.key, purpose, connection.ops.adapt_datetimefield_value(now - failure_window())])
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,9 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | 
     """Count one try (from client address ``ip``) against the user's live code for
     ``purpose`` on ``channel`` and compare; does not consume it.
 
-    The try must stay counted whatever happens after: run it in autocommit, or in a
-    transaction that commits even when the code is refused (``sign_in_complete``).
-    Call ``otp_consume`` inside the transaction that acts on the success.
+    The try must stay counted whatever happens after: run it outside a transaction (in
+    autocommit, as ``sign_in_complete`` does), never in one a refusal rolls back. Call
+    ``otp_consume`` inside the transaction that acts on the success.
     """
     now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)

@@ -38,6 +38,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -571,7 +572,8 @@ async def compare(args: argparse.Namespace) -> int:
           f"one idle while the other is measured), PostgreSQL, Redis and this load generator ({args.vus} virtual users)")
     try:
         for k, (label, root) in enumerate(checkouts):
-            commit = os.popen(f"git -C '{root}' log -1 --format='%h %s' 2>/dev/null").read().strip()[:90]  # nosec B605 - our own paths
+            commit = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True,
+                                    text=True).stdout.strip()[:90]
             databases[label] = database_url_for(name if label == "change" else f"{name}_base", args.database_url)
             print(f"== {label}: {root} at {commit}")
             seeded = prepare(databases[label], args.users, root)

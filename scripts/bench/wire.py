@@ -2,7 +2,8 @@
 side of the wire protocol.
 
 Every statement a client runs is one simple-protocol Query message ('Q') or one
-extended-protocol Execute ('E', of the statement the last Parse 'P' named), so the
+extended-protocol Execute ('E' of a portal, which a Bind 'B' made from a statement a
+Parse 'P' named: psycopg's prepared statements are bound again without a Parse), so the
 proxy counts those, by their first keyword (SELECT, INSERT, UPDATE, BEGIN, COMMIT, ...).
 Django's own count (CaptureQueriesContext, tests/api/test_budgets.py) sees what Django
 sends; this sees everything — psycopg's implicit BEGIN, the pool's resets, the
