@@ -135,19 +135,19 @@ def _born_sql(vendor: str, most: int, ceiling: int) -> tuple[str, tuple]:
 # every try made (not those a code was born without), minus the right try of each used
 # code, support's latest reset starting the count afresh — and whether the asking
 # address is one the account signed in from within KNOWN_ADDRESS_WINDOW.
+# Each an aggregate over the rows, so PostgreSQL computes it once as it is (a plain
+# subquery would be pulled up into the rule, which names it three times).
 _CODE_FACTS_SQL = """
-SELECT (SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) FROM {o}
-        WHERE {o.user} = %s AND {o.channel} = %s AND {o.created_at} >= %s
-          AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r} WHERE {r.user} = %s AND {r.channel} = %s), %s)
-       ) AS failures,
+SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) AS failures,
        EXISTS (SELECT 1 FROM {s} WHERE {s.user} = %s AND {s.logged_in_ip} = %s AND {s.logged_in_at} >= %s) AS known
+FROM {o} WHERE {o.user} = %s AND {o.channel} = %s AND {o.created_at} >= %s
+  AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r} WHERE {r.user} = %s AND {r.channel} = %s), %s)
 """
 # The same for a decoy: its key is the identifier, so its channel; a decoy is never used
 # and no address is the owner's.
 _DECOY_FACTS_SQL = """
-SELECT (SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) FROM {d}
-        WHERE {d.key} = %s AND {d.purpose} = %s AND {d.created_at} >= %s) AS failures,
-       FALSE AS known
+SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) AS failures, FALSE AS known
+FROM {d} WHERE {d.key} = %s AND {d.purpose} = %s AND {d.created_at} >= %s
 """
 
 
@@ -192,7 +192,7 @@ def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str
     since = connection.ops.adapt_datetimefield_value(now - failure_window())
     known_since = connection.ops.adapt_datetimefield_value(now - KNOWN_ADDRESS_WINDOW)
     _insert_born(otp, sql(_CODE_FACTS_SQL, o=Otp, r=OtpLockoutReset, s=LoginState),
-                 [user_id, channel, since, user_id, channel, since, user_id, _valid_ip(ip), known_since])
+                 [user_id, _valid_ip(ip), known_since, user_id, channel, since, user_id, channel, since])
     return otp, code
 
 
