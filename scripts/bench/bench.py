@@ -546,6 +546,12 @@ async def statements_per_sign_in(args: argparse.Namespace, database_url: str, en
     return sum(counts.values()) / done, {kind: n / done for kind, n in sorted(counts.items())}
 
 
+def commit_of(root: Path) -> str:
+    """The checkout's commit, short hash and subject."""
+    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()[:90]
+
+
 def kinds(per_kind: dict[str, float]) -> str:
     return ", ".join(f"{kind} {n:g}" for kind, n in per_kind.items())
 
@@ -572,8 +578,7 @@ async def compare(args: argparse.Namespace) -> int:
           f"one idle while the other is measured), PostgreSQL, Redis and this load generator ({args.vus} virtual users)")
     try:
         for k, (label, root) in enumerate(checkouts):
-            commit = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True,
-                                    text=True).stdout.strip()[:90]
+            commit = commit_of(root)  # before any load: blocking the loop here costs nothing
             databases[label] = database_url_for(name if label == "change" else f"{name}_base", args.database_url)
             print(f"== {label}: {root} at {commit}")
             seeded = prepare(databases[label], args.users, root)
