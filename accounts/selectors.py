@@ -6,24 +6,22 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Count, Q, QuerySet
-
-from authenticator.core.sql import fetch_one
+from django.db.models.functions import Lower
 
 from .models import User, UserStatus
-
-# Both run on every sign-in: written once (authenticator.core.sql), not compiled per call.
 
 
 def user_get_by_phone(*, phone_number: str) -> User | None:
     """``phone_number`` must already be E.164 (unique)."""
-    return fetch_one(User, "phone_number = %s", [phone_number])
+    return User.objects.filter(phone_number=phone_number).first()
 
 
 def user_get_by_email(*, email: str) -> User | None:
     """The account whose *verified* email this is; an unverified one is only a claim
     (several accounts may hold it) and names nobody."""
     # Matches the partial unique index on lower(email) WHERE email_verified_at IS NOT NULL.
-    return fetch_one(User, "LOWER(email) = %s AND email_verified_at IS NOT NULL", [email.lower()])
+    return (User.objects.alias(email_lower=Lower("email"))
+            .filter(email_lower=email.lower(), email_verified_at__isnull=False).first())
 
 
 def user_counts_by_status() -> dict[str, int]:

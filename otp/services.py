@@ -23,6 +23,7 @@ verifying against it answers exactly what a real code would.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -34,10 +35,23 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Expression,
+    F,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.sql import Query
 from django.utils import timezone
 
 from authenticator.core.conf import app_settings
+from authenticator.core.db import sql
 from authenticator.core.errors import (
     InvalidInput,
     InvalidOtp,
@@ -45,6 +59,7 @@ from authenticator.core.errors import (
     TooManyAttempts,
 )
 from authenticator.core.ids import next_id
+from sessions_log.models import LoginState
 from sessions_log.services import KNOWN_ADDRESS_WINDOW
 
 from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset
@@ -84,55 +99,56 @@ def failure_window() -> timedelta:
     return timedelta(seconds=int(app_settings.OTP_FAILURE_WINDOW))
 
 
-# One statement, so a sign-in code costs one round trip. The tries a new code is born
-# with (``born.n``): none while its channel has OTP_MAX_ATTEMPTS or more left under the
-# ceiling; past that, the ones it may not use (all, at the ceiling). The channel's wrong
-# tries in the window (``f.failures``): every try made (not those a code was born
-# without), minus the right try of each used code; support's latest reset starts the
-# count afresh. Only the latest code of a purpose and channel is looked at by verify, so
-# older ones need no UPDATE to die.
-_ISSUE_SQL = """
-INSERT INTO otps (id, user_id, otp, purpose, channel, sent_to, attempts, born_attempts, asked_from, created_at,
-                  expired_at, consumed_at)
-SELECT %(id)s, %(user_id)s, %(hash)s, %(purpose)s, %(channel)s, %(sent_to)s, born.n, born.n, %(asker)s, %(now)s,
-       %(expires)s, NULL
-FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-                   WHEN f.failures >= %(ceiling)s THEN
-                     CASE WHEN EXISTS (SELECT 1 FROM login_states WHERE user_id = %(user_id)s
-                                       AND logged_in_ip = %(ip)s AND logged_in_at >= %(known_since)s)
-                          THEN %(max_attempts)s - 1 ELSE %(max_attempts)s END
-                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM(attempts - born_attempts), 0) - COUNT(consumed_at) AS failures FROM otps
-      WHERE user_id = %(user_id)s AND channel = %(channel)s AND created_at >= %(since)s
-        AND created_at >= COALESCE((SELECT MAX(reset_at) FROM otp_lockout_resets
-                                    WHERE user_id = %(user_id)s AND channel = %(channel)s), %(since)s)) AS f) AS born
-RETURNING attempts
+# --- the account ceiling: the tries a new code is born without ------------------------------
+def born_without(*, failures: Expression, known_address: Expression, most: int, ceiling: int) -> Case:
+    """The ceiling's rule: how many of its ``most`` (OTP_MAX_ATTEMPTS) tries a new code
+    is born without, given its channel's wrong tries in the window (``failures``): none
+    while ``most`` or more are left under the ``ceiling``; past that, the ones it may not
+    use; at the ceiling, all of them — but one try, kept for the asking address, when
+    that is an address the account signed in from within KNOWN_ADDRESS_WINDOW
+    (``known_address``): the owner's way back that guessers elsewhere can't use (NIST
+    SP 800-63B §5.2.2 names exactly this).
+
+    An expression, so the INSERT that makes the code evaluates it: one round trip."""
+    return Case(
+        When(LessThanOrEqual(failures + most, ceiling), then=Value(0)),
+        When(GreaterThanOrEqual(failures, ceiling),
+             then=Case(When(known_address, then=Value(most - 1)), default=Value(most))),
+        default=failures + most - ceiling,
+        output_field=IntegerField(),
+    )
+
+
+@functools.cache
+def _born_sql(vendor: str, most: int, ceiling: int) -> tuple[str, tuple]:
+    """``born_without`` over the columns ``f.failures`` and ``f.known`` of the statements
+    below, compiled once per setting: compiling the expression on every code cost 2–3 ms
+    of CPU (and compiled its data subqueries three times over)."""
+    rule = born_without(failures=RawSQL("f.failures", (), output_field=IntegerField()),
+                        known_address=RawSQL("f.known", (), output_field=BooleanField()), most=most, ceiling=ceiling)
+    query = Query(Otp)
+    compiled, params = query.get_compiler(connection.alias).compile(rule.resolve_expression(query, allow_joins=False))
+    return compiled, tuple(params)
+
+
+# The data the rule is applied to, per code: the channel's wrong tries in the window —
+# every try made (not those a code was born without), minus the right try of each used
+# code, support's latest reset starting the count afresh — and whether the asking
+# address is one the account signed in from within KNOWN_ADDRESS_WINDOW.
+# Each an aggregate over the rows, so PostgreSQL computes it once as it is (a plain
+# subquery would be pulled up into the rule, which names it three times).
+_CODE_FACTS_SQL = """
+SELECT COALESCE(SUM({o.attempts} - {o.born_attempts}), 0) - COUNT({o.consumed_at}) AS failures,
+       EXISTS (SELECT 1 FROM {s} WHERE {s.user} = %s AND {s.logged_in_ip} = %s AND {s.logged_in_at} >= %s) AS known
+FROM {o} WHERE {o.user} = %s AND {o.channel} = %s AND {o.created_at} >= %s
+  AND {o.created_at} >= COALESCE((SELECT MAX({r.reset_at}) FROM {r} WHERE {r.user} = %s AND {r.channel} = %s), %s)
 """
-
-# The same for a decoy: its key is the identifier, so its channel; a decoy is never used.
-_DECOY_SQL = """
-INSERT INTO otp_decoys (id, key, purpose, attempts, born_attempts, asked_from, created_at, expired_at)
-SELECT %(id)s, %(key)s, %(purpose)s, born.n, born.n, %(asker)s, %(now)s, %(expires)s
-FROM (SELECT CASE WHEN f.failures + %(max_attempts)s <= %(ceiling)s THEN 0
-                   WHEN f.failures >= %(ceiling)s THEN %(max_attempts)s
-                   ELSE f.failures + %(max_attempts)s - %(ceiling)s END AS n FROM (
-      SELECT COALESCE(SUM(attempts - born_attempts), 0) AS failures FROM otp_decoys
-      WHERE key = %(key)s AND purpose = %(purpose)s AND created_at >= %(since)s) AS f) AS born
-RETURNING attempts
+# The same for a decoy: its key is the identifier, so its channel; a decoy is never used
+# and no address is the owner's.
+_DECOY_FACTS_SQL = """
+SELECT COALESCE(SUM({d.attempts} - {d.born_attempts}), 0) AS failures, FALSE AS known
+FROM {d} WHERE {d.key} = %s AND {d.purpose} = %s AND {d.created_at} >= %s
 """
-
-
-# Past the ceiling, a code asked for from an address the account signed in from within
-# KNOWN_ADDRESS_WINDOW is born with one try, for that address only (the owner's way back
-# that guessers elsewhere can't use: NIST SP 800-63B §5.2.2 names exactly this).
-
-
-def _issue_params(now: datetime, ip: str | None) -> dict:
-    adapt = connection.ops.adapt_datetimefield_value
-    return {"asker": address_tag(ip), "now": adapt(now), "expires": adapt(now + timedelta(seconds=int(app_settings.OTP_TTL))),
-            "since": adapt(now - failure_window()), "ceiling": channel_ceiling(),
-            "max_attempts": int(app_settings.OTP_MAX_ATTEMPTS),
-            "ip": _valid_ip(ip), "known_since": adapt(now - KNOWN_ADDRESS_WINDOW)}
 
 
 def _valid_ip(ip: str | None) -> str | None:
@@ -143,27 +159,50 @@ def _valid_ip(ip: str | None) -> str | None:
         return None
 
 
+def _insert_born(row: Otp | OtpDecoy, facts: str, facts_params: list) -> int:
+    """INSERT ``row`` with its ``attempts`` and ``born_attempts`` both what ``born_without``
+    makes of ``facts`` (a SELECT of ``failures`` and ``known``), in the same statement
+    (INSERT ... SELECT); returns their value. The ORM's ``create()`` takes expressions
+    too, but cannot return the value without a second statement."""
+    model = type(row)
+    rule, rule_params = _born_sql(connection.vendor, int(app_settings.OTP_MAX_ATTEMPTS), channel_ceiling())
+    meta, qn = model._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f.attname not in ("attempts", "born_attempts")]
+    attempts, born_attempts = (qn(meta.get_field(name).column) for name in ("attempts", "born_attempts"))
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    statement = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, {attempts}, {born_attempts}) "  # nosec B608 - names from _meta
+                 f"SELECT {', '.join(['%s'] * len(values))}, born.n, born.n "
+                 f"FROM (SELECT {rule} AS n FROM ({facts}) AS f) AS born RETURNING {attempts}")
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*values, *rule_params, *facts_params])
+        attempts = cursor.fetchone()[0]
+    row.attempts = row.born_attempts = attempts
+    row._state.adding = False  # as after save(): the row exists
+    return attempts
+
+
 def otp_issue(*, user_id: int, purpose: str, channel: str, sent_to: str, ip: str | None = None) -> tuple[Otp, str]:
     """Create a new code for the user, ``purpose`` and ``channel``, asked for from client
-    address ``ip``; the previous one stops working."""
+    address ``ip``; the previous one stops working (verify looks only at the latest)."""
     now = timezone.now()
     code = otp_generate()
     otp = Otp(id=next_id(), user_id=user_id, otp=otp_hash(code=code, purpose=purpose, sent_to=sent_to), purpose=purpose,
-              channel=channel, sent_to=sent_to, created_at=now, expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
-    with connection.cursor() as cursor:
-        cursor.execute(_ISSUE_SQL, {**_issue_params(now, ip), "id": otp.pk, "user_id": user_id, "hash": otp.otp,
-                                    "purpose": purpose, "channel": channel, "sent_to": sent_to})
-        otp.attempts = otp.born_attempts = cursor.fetchone()[0]
-    otp.asked_from = address_tag(ip)
-    otp._state.adding = False
+              channel=channel, sent_to=sent_to, asked_from=address_tag(ip), created_at=now,
+              expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
+    since = connection.ops.adapt_datetimefield_value(now - failure_window())
+    known_since = connection.ops.adapt_datetimefield_value(now - KNOWN_ADDRESS_WINDOW)
+    _insert_born(otp, sql(_CODE_FACTS_SQL, o=Otp, r=OtpLockoutReset, s=LoginState),
+                 [user_id, _valid_ip(ip), known_since, user_id, channel, since, user_id, channel, since])
     return otp, code
 
 
 def otp_decoy_issue(*, identifier: str, purpose: str, ip: str | None = None) -> None:
     """Record a decoy for ``identifier`` (normalised), which gets no real code."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_DECOY_SQL, {**_issue_params(now, ip), "id": next_id(), "key": decoy_key(identifier), "purpose": purpose})
+    decoy = OtpDecoy(id=next_id(), key=decoy_key(identifier), purpose=purpose, asked_from=address_tag(ip), created_at=now,
+                     expired_at=now + timedelta(seconds=int(app_settings.OTP_TTL)))
+    _insert_born(decoy, sql(_DECOY_FACTS_SQL, d=OtpDecoy),
+                 [decoy.key, purpose, connection.ops.adapt_datetimefield_value(now - failure_window())])
 
 
 @dataclass(frozen=True)
@@ -178,19 +217,21 @@ class CheckedOtp:
 # the newest. So a code asked for elsewhere afterwards (a guesser's) does not kill the
 # owner's, which would keep the owner out with one request per code.
 _CHECK_SQL = (
-    "UPDATE otps SET attempts = attempts + 1 WHERE id = ("
-    "  SELECT id FROM otps WHERE user_id = %s AND purpose = %s AND channel = %s"
-    "  ORDER BY CASE WHEN asked_from = %s AND consumed_at IS NULL AND expired_at > %s THEN 0 ELSE 1 END,"
-    "  created_at DESC, id DESC LIMIT 1"
-    ") AND consumed_at IS NULL AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
-    " RETURNING id, otp, sent_to, channel"
+    "UPDATE {o} SET {o.attempts} = {o.attempts} + 1 WHERE {o.id} = ("
+    "  SELECT {o.id} FROM {o} WHERE {o.user} = %s AND {o.purpose} = %s AND {o.channel} = %s"
+    "  ORDER BY CASE WHEN {o.asked_from} = %s AND {o.consumed_at} IS NULL AND {o.expired_at} > %s THEN 0 ELSE 1 END,"
+    "  {o.created_at} DESC, {o.id} DESC LIMIT 1"
+    ") AND {o.consumed_at} IS NULL AND {o.attempts} < %s AND {o.expired_at} > %s"
+    " AND ({o.asked_from} = %s OR {o.attempts} < %s - 1)"
+    " RETURNING {o.id}, {o.otp}, {o.sent_to}, {o.channel}"
 )
 _CHECK_DECOY_SQL = (
-    "UPDATE otp_decoys SET attempts = attempts + 1 WHERE id = ("
-    "  SELECT id FROM otp_decoys WHERE key = %s AND purpose = %s"
-    "  ORDER BY CASE WHEN asked_from = %s AND expired_at > %s THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
-    ") AND attempts < %s AND expired_at > %s AND (asked_from = %s OR attempts < %s - 1)"
-    " RETURNING id, key"
+    "UPDATE {d} SET {d.attempts} = {d.attempts} + 1 WHERE {d.id} = ("
+    "  SELECT {d.id} FROM {d} WHERE {d.key} = %s AND {d.purpose} = %s"
+    "  ORDER BY CASE WHEN {d.asked_from} = %s AND {d.expired_at} > %s THEN 0 ELSE 1 END, {d.created_at} DESC, {d.id} DESC"
+    "  LIMIT 1"
+    ") AND {d.attempts} < %s AND {d.expired_at} > %s AND ({d.asked_from} = %s OR {d.attempts} < %s - 1)"
+    " RETURNING {d.id}, {d.key}"
 )
 
 
@@ -198,15 +239,15 @@ def otp_check(*, user_id: int, purpose: str, channel: str, code: str, ip: str | 
     """Count one try (from client address ``ip``) against the user's live code for
     ``purpose`` on ``channel`` and compare; does not consume it.
 
-    The try must stay counted whatever happens after: run it in autocommit, or in a
-    transaction that commits even when the code is refused (``sign_in_complete``).
-    Call ``otp_consume`` inside the transaction that acts on the success.
+    The try must stay counted whatever happens after: run it outside a transaction (in
+    autocommit, as ``sign_in_complete`` does), never in one a refusal rolls back. Call
+    ``otp_consume`` inside the transaction that acts on the success.
     """
     now, asker = timezone.now(), address_tag(ip)
     max_attempts = int(app_settings.OTP_MAX_ATTEMPTS)
     with connection.cursor() as cursor:
         when = connection.ops.adapt_datetimefield_value(now)
-        cursor.execute(_CHECK_SQL, [user_id, purpose, channel, asker, when, max_attempts, when, asker, max_attempts])
+        cursor.execute(sql(_CHECK_SQL, o=Otp), [user_id, purpose, channel, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         mine = Case(When(asked_from=asker, consumed_at__isnull=True, expired_at__gt=now, then=Value(0)), default=Value(1))
@@ -229,7 +270,7 @@ def otp_check_decoy(*, identifier: str, purpose: str, code: str, ip: str | None 
     key = decoy_key(identifier)
     with connection.cursor() as cursor:
         when = connection.ops.adapt_datetimefield_value(now)
-        cursor.execute(_CHECK_DECOY_SQL, [key, purpose, asker, when, max_attempts, when, asker, max_attempts])
+        cursor.execute(sql(_CHECK_DECOY_SQL, d=OtpDecoy), [key, purpose, asker, when, max_attempts, when, asker, max_attempts])
         row = cursor.fetchone()
     if row is None:
         mine = Case(When(asked_from=asker, expired_at__gt=now, then=Value(0)), default=Value(1))
@@ -259,12 +300,9 @@ def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_att
 
 
 def otp_consume(*, checked: CheckedOtp) -> None:
-    """Mark the code used. Exactly one of concurrent redeemers gets past this."""
-    with connection.cursor() as cursor:  # on every sign-in: SQL written once, not compiled per call
-        cursor.execute("UPDATE otps SET consumed_at = %s WHERE id = %s AND consumed_at IS NULL",
-                       [connection.ops.adapt_datetimefield_value(timezone.now()), checked.id])
-        used = cursor.rowcount
-    if used != 1:
+    """Mark the code used. Exactly one of concurrent redeemers gets past this: the others
+    wait on the row's lock, then find it consumed."""
+    if Otp.objects.filter(pk=checked.id, consumed_at__isnull=True).update(consumed_at=timezone.now()) != 1:
         raise InvalidOtp()
 
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from authenticator.core.sql import insert
+from authenticator.core.db import sql
 from authenticator.geolocation import locate
 
 from .models import (
@@ -56,7 +56,7 @@ def login_state_seen_from(*, user_id: int | None, ip: str | None) -> bool:
 
 
 def login_state_open(*, user, requester: Requester, method: str) -> LoginState:
-    state = LoginState(
+    return LoginState.objects.create(
         user=user,
         logged_in_on=requester.platform[:128],
         logged_in_from=locate(requester.ip).label()[:128],
@@ -65,8 +65,6 @@ def login_state_open(*, user, requester: Requester, method: str) -> LoginState:
         method=method,
         status=LoginStatus.ACTIVE,
     )
-    insert(state)  # on every sign-in: one INSERT written once (authenticator.core.sql)
-    return state
 
 
 def login_states_close(*, user_id: int, reason: EndedReason, session_id: int | None = None) -> int:
@@ -84,7 +82,8 @@ def refresh_token_digest(refresh_token: str) -> str:
 
 def login_state_tokens_issued(*, state: LoginState, refresh_token: str) -> None:
     """Remember the first refresh token handed out for ``state`` (see LoginStateRefreshToken)."""
-    insert(LoginStateRefreshToken(digest=refresh_token_digest(refresh_token), login_state_id=state.pk, created_at=state.logged_in_at))
+    LoginStateRefreshToken.objects.create(digest=refresh_token_digest(refresh_token), login_state_id=state.pk,
+                                          created_at=state.logged_in_at)
 
 
 class RefreshedState(NamedTuple):
@@ -96,11 +95,16 @@ class RefreshedState(NamedTuple):
 # PostgreSQL records the refresh and its new token in one statement (a data-modifying
 # CTE); other databases (the embedded SQLite) take two.
 _REFRESHED_SQL = """
-WITH s AS (UPDATE login_states SET last_refreshed_at = %(now)s WHERE id = %(id)s RETURNING id, status, user_id),
-     d AS (INSERT INTO login_state_refresh_tokens (digest, login_state_id, created_at)
-           SELECT %(digest)s, id, %(now)s FROM s ON CONFLICT DO NOTHING)
-SELECT s.status, s.user_id, (SELECT status FROM users WHERE users.id = s.user_id) FROM s
+WITH s AS (UPDATE {s} SET {s.last_refreshed_at} = %(now)s WHERE {s.id} = %(id)s RETURNING {s.id}, {s.status}, {s.user}),
+     d AS (INSERT INTO {t} ({t.digest}, {t.login_state}, {t.created_at})
+           SELECT %(digest)s, s.{s.id}, %(now)s FROM s ON CONFLICT DO NOTHING)
+SELECT s.{s.status}, s.{s.user}, (SELECT {u.status} FROM {u} WHERE {u}.{u.id} = s.{s.user}) FROM s
 """
+_REFRESHED_SQL_ELSEWHERE = (
+    "UPDATE {s} SET {s.last_refreshed_at} = %(now)s WHERE {s.id} = %(id)s "
+    "RETURNING {s.status}, {s.user}, (SELECT {u.status} FROM {u} WHERE {u}.{u.id} = {s}.{s.user})",
+    "INSERT INTO {t} ({t.digest}, {t.login_state}, {t.created_at}) VALUES (%(digest)s, %(id)s, %(now)s) ON CONFLICT DO NOTHING",
+)
 
 
 def login_state_refreshed(*, session_id: int, refresh_token: str) -> RefreshedState | None:
@@ -110,20 +114,17 @@ def login_state_refreshed(*, session_id: int, refresh_token: str) -> RefreshedSt
     the refresh costs no round trip."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = {"now": now, "id": session_id, "digest": refresh_token_digest(refresh_token)}
+    tables = {"s": LoginState, "t": LoginStateRefreshToken, "u": LoginState._meta.get_field("user").related_model}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_REFRESHED_SQL, params)
+            cursor.execute(sql(_REFRESHED_SQL, **tables), params)
             row = cursor.fetchone()
         else:
-            cursor.execute(
-                "UPDATE login_states SET last_refreshed_at = %(now)s WHERE id = %(id)s "
-                "RETURNING status, user_id, (SELECT status FROM users WHERE users.id = login_states.user_id)",
-                params,
-            )
+            update, insert = _REFRESHED_SQL_ELSEWHERE
+            cursor.execute(sql(update, **tables), params)
             row = cursor.fetchone()
             if row is not None:
-                cursor.execute("INSERT INTO login_state_refresh_tokens (digest, login_state_id, created_at) "
-                               "VALUES (%(digest)s, %(id)s, %(now)s) ON CONFLICT DO NOTHING", params)
+                cursor.execute(sql(insert, **tables), params)
     return None if row is None else RefreshedState(*row)
 
 
@@ -138,13 +139,10 @@ def login_state_of_rotated_token(*, refresh_token: str) -> ReusedRefreshToken | 
     Rotated: a later refresh of its session happened (each refresh sets
     ``last_refreshed_at`` to its new token's ``created_at``). The latest token coming
     back refused is no reuse — it expired, or its session ended already."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT s.id, s.user_id FROM login_state_refresh_tokens d JOIN login_states s ON s.id = d.login_state_id "
-            "WHERE d.digest = %s AND s.status = %s AND s.last_refreshed_at > d.created_at",
-            [refresh_token_digest(refresh_token), LoginStatus.ACTIVE],
-        )
-        row = cursor.fetchone()
+    row = (LoginStateRefreshToken.objects
+           .filter(digest=refresh_token_digest(refresh_token), login_state__status=LoginStatus.ACTIVE,
+                   login_state__last_refreshed_at__gt=F("created_at"))
+           .values_list("login_state_id", "login_state__user_id").first())
     return None if row is None else ReusedRefreshToken(*row)
 
 

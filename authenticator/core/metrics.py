@@ -19,12 +19,12 @@ its ``child_exit`` hook (see docs/operators/runbook.md, "Metrics").
 
 from __future__ import annotations
 
-import functools
 import hmac
 import os
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -40,8 +40,6 @@ from .errors import (
     TokenizerUnavailable,
     TooManyAttempts,
 )
-
-T = TypeVar("T")
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -83,17 +81,19 @@ def otp_requested(*, channel: str, purpose: str) -> None:
     OTP_REQUESTED.labels(channel=str(channel), purpose=str(purpose)).inc()
 
 
-def otp_checked(check: Callable[[], T], *, channel: str, purpose: str) -> T:
-    """Run ``check`` (a whole verify flow) and count the answer it gives about the code.
+@contextmanager
+def otp_answer_counted(*, channel: str, purpose: str) -> Iterator[None]:
+    """Count the answer the code check inside this block gives: ``too_many_attempts``,
+    ``otp_expired``, ``invalid_otp``, or (no error) right.
 
-    Counted by the answer (``invalid_otp``, ``otp_expired``, ``too_many_attempts``,
-    success), wherever in the flow it was raised — an unknown identifier's refusal
-    counts exactly like a known one's. Other errors (a blocked account after a right
-    code, the Tokenizer down) say nothing about the code and are not counted.
+    A verify flow puts its check, and the consumption that may still find the code used,
+    in the block; an unknown identifier's (decoy's) refusal counts exactly like a known
+    one's. Other errors (a blocked account after a right code, the Tokenizer down) say
+    nothing about the code and are not counted.
     """
     labels = {"channel": str(channel), "purpose": str(purpose)}
     try:
-        result = check()
+        yield
     except TooManyAttempts:
         OTP_LOCKED.labels(**labels).inc()
         raise
@@ -104,24 +104,6 @@ def otp_checked(check: Callable[[], T], *, channel: str, purpose: str) -> T:
         OTP_FAILED.labels(**labels, reason="invalid").inc()
         raise
     OTP_VERIFIED.labels(**labels).inc()
-    return result
-
-
-def counts_otp_checks(*, purpose: str, channel: Callable[..., str] | str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorate a verify flow: its answers are counted by ``otp_checked``.
-
-    ``channel`` is the channel, or a function of the flow's keyword arguments giving it.
-    """
-
-    def decorate(flow: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(flow)
-        def counted(**kwargs: Any) -> T:
-            named = channel(**kwargs) if callable(channel) else channel
-            return otp_checked(lambda: flow(**kwargs), channel=named, purpose=purpose)
-
-        return counted
-
-    return decorate
 
 
 def sign_in(*, method: str) -> None:

@@ -16,7 +16,6 @@ from authenticator.core.errors import (
     AccountDeleted,
     AccountSuspended,
     AccountUnverified,
-    ApplicationError,
     InvalidInput,
 )
 from sessions_log.models import LoginState
@@ -92,46 +91,39 @@ def user_assert_can_sign_in(*, user: User) -> None:
 
 
 def sign_in_complete(*, user: User | None, requester: Requester, method: str, check=None, before=None) -> SignedIn:
-    """Check the code, open a login state and get tokens for it, in one transaction.
+    """Check the code, then open a login state and get tokens for it in one transaction.
 
-    ``user`` is None only with a ``check`` that always refuses (a decoy's): the refusal
-    then takes the same path, statements and commit as a wrong real code.
-
-    ``check`` (count a try and compare the code) runs first; a refused code raises only
-    after the transaction has committed, so the counted try stays counted — and a right
-    code costs no commit of its own. ``before(checked)`` runs next (consume the code,
-    activate the account). If the Tokenizer fails, all of it rolls back — no login state
-    without tokens, no code burnt, no account half-activated — and TokenizerUnavailable
-    (503) goes to the caller. Concurrent redeemers of one code queue on its row lock;
-    the first to commit wins, the others then find it consumed.
+    ``check`` (count a try and compare the code) runs first, on its own: its one
+    statement commits at once (autocommit), so the try stays counted whatever follows,
+    and a refused code raises from here. ``user`` is None only with a ``check`` that
+    always refuses (a decoy's), which takes the same path and statement as a wrong real
+    code. ``before(checked)`` runs in the transaction (consume the code, activate the
+    account). If the Tokenizer fails, the transaction rolls back — no login state
+    without tokens, no code used up, no account half-activated; the try stays counted —
+    and TokenizerUnavailable (503) goes to the caller. Concurrent redeemers of one code
+    queue on its row lock when they consume it; the first to commit wins, the others
+    then find it consumed.
     """
+    checked = check() if check is not None else None
     issued: list[TokenPair] = []
-    refused: ApplicationError | None = None
     try:
         with transaction.atomic():
-            checked = None
-            if check is not None:
-                try:
-                    checked = check()
-                except ApplicationError as exc:
-                    refused = exc
-            if refused is None and before is not None:
+            if before is not None:
                 before(checked)
-            if refused is None:
-                # Where and when a user signed in is the login state; users.last_login
-                # is left to the admin's password logins (one UPDATE less per sign-in).
-                state = login_state_open(user=user, requester=requester, method=method)
-                tokens = tokenizer().issue(
-                    subject=str(user.pk),
-                    session_id=str(state.pk),
-                    amr=[method],
-                    level=user.level,
-                    ip=requester.ip,
-                    user_agent=requester.user_agent,
-                    idempotency_key=f"login-state-{state.pk}",
-                )
-                issued.append(tokens)
-                login_state_tokens_issued(state=state, refresh_token=tokens.refresh_token)
+            # Where and when a user signed in is the login state; users.last_login is
+            # left to the admin's password logins (one UPDATE less per sign-in).
+            state = login_state_open(user=user, requester=requester, method=method)
+            tokens = tokenizer().issue(
+                subject=str(user.pk),
+                session_id=str(state.pk),
+                amr=[method],
+                level=user.level,
+                ip=requester.ip,
+                user_agent=requester.user_agent,
+                idempotency_key=f"login-state-{state.pk}",
+            )
+            issued.append(tokens)
+            login_state_tokens_issued(state=state, refresh_token=tokens.refresh_token)
     except Exception:
         if issued:  # tokens exist for a session we could not record: withdraw them
             try:
@@ -139,7 +131,5 @@ def sign_in_complete(*, user: User | None, requester: Requester, method: str, ch
             except Exception:  # noqa: BLE001
                 log.warning("could not revoke tokens of an unrecorded session", exc_info=True)
         raise
-    if refused is not None:
-        raise refused
     metrics.sign_in(method=method)
     return SignedIn(user=user, session=state, tokens=tokens)

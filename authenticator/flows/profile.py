@@ -61,14 +61,14 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
     return ProfileUpdated(user=user, email_pending=pending)
 
 
-@metrics.counts_otp_checks(purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL)
 def profile_verify_email(*, user: User, code: str) -> User:
     """Make the address the code went to the user's, verified; EmailTaken (409) if another
     account verified it in the meantime — told only now, after the right code."""
-    checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, code=code)
     from django.db import transaction
 
-    with transaction.atomic():
-        otp_consume(checked=checked)
-        user_set_email(user=user, email=checked.sent_to, verified_at=timezone.now())
+    with metrics.otp_answer_counted(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL):
+        checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, code=code)
+        with transaction.atomic():
+            otp_consume(checked=checked)
+            user_set_email(user=user, email=checked.sent_to, verified_at=timezone.now())
     return user

@@ -66,7 +66,6 @@ def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -
     deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
 
 
-@metrics.counts_otp_checks(purpose=OtpPurpose.SIGNIN, channel=lambda identifier, **_: identifier.channel)
 def sign_in_otp_verify(*, identifier: Identifier, code: str, requester: Requester, google_continuation: str | None = None) -> SignedIn:
     """Check the code and sign in; a Google continuation is linked once the code is right."""
     identity = None
@@ -90,4 +89,5 @@ def sign_in_otp_verify(*, identifier: Identifier, code: str, requester: Requeste
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, requester=requester, method=method, check=check, before=consume)
+    with metrics.otp_answer_counted(channel=identifier.channel, purpose=OtpPurpose.SIGNIN):
+        return sign_in_complete(user=user, requester=requester, method=method, check=check, before=consume)

@@ -136,7 +136,6 @@ def _sent(channel: str) -> OtpSent:
     return OtpSent(channel=channel, expires_in=int(app_settings.OTP_TTL), resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
 
 
-@metrics.counts_otp_checks(purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS)
 def signup_verify(*, phone_number: str, code: str, requester: Requester, google_continuation: str | None = None,
                   country_id: str | None = None) -> SignedIn:
     """Check the sign-up code; the user becomes ``active``, signed in as ``requester``.
@@ -168,7 +167,8 @@ def signup_verify(*, phone_number: str, code: str, requester: Requester, google_
 
             identity_link(user=user, identity=identity)
 
-    return sign_in_complete(user=user, requester=requester, method="otp_sms", check=check, before=activate)
+    with metrics.otp_answer_counted(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP):
+        return sign_in_complete(user=user, requester=requester, method="otp_sms", check=check, before=activate)
 
 
 def _continuation(token: str | None):

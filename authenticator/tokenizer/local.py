@@ -27,13 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from authenticator.core.conf import app_settings
 from authenticator.core.errors import InvalidInput, InvalidToken, TokenizerUnavailable
-from authenticator.core.sql import insert
 
 from .base import ACCESS_TOKEN, INACTIVE, REFRESH_TOKEN, Introspection, TokenPair
 from .models import (
@@ -48,6 +47,22 @@ ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["iss", "sub", "sid", "amr", "level", "iat", "exp", "jti"]
 # Nothing we mint comes near this; longer input is not worth parsing or hashing.
 MAX_TOKEN_LENGTH = 4096
+
+
+def _session_insert_if_absent(session: TokenizerSession) -> bool:
+    """INSERT the session unless its id exists already (a replayed ``issue``); True if
+    written. Raw SQL for atomicity without a savepoint: a sign-in calls ``issue`` inside
+    its own transaction, where a duplicate key's error would poison it, and a savepoint
+    around ``create()`` costs every sign-in two statements; ``bulk_create(ignore_conflicts=True)``
+    cannot tell whether it wrote. Names and values come from the model's fields."""
+    meta, qn = TokenizerSession._meta, connection.ops.quote_name
+    fields = meta.concrete_fields
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # nosec B608 - names from _meta
+           f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(getattr(session, f.attname), connection) for f in fields])
+        inserted = cursor.rowcount == 1
+    return inserted
 
 
 def token_hash(token: str) -> str:
@@ -98,11 +113,8 @@ class LocalTokenizer:
             idempotency_key=idempotency_key,
             created_at=now,
         )
-        # INSERT ... ON CONFLICT DO NOTHING instead of a savepoint around the INSERT: a
-        # sign-in calls this inside its own transaction, and savepoints would cost it two
-        # more statements on every sign-in; a duplicate raises nothing to break it.
         with transaction.atomic(savepoint=False):
-            inserted = insert(session, ignore_conflicts=True)
+            inserted = _session_insert_if_absent(session)
             if inserted:
                 self._new_refresh_token(session_id=session.pk, refresh_token=refresh_token, now=now)
         if not inserted:
@@ -114,12 +126,12 @@ class LocalTokenizer:
 
     @staticmethod
     def _new_refresh_token(*, session_id: str, refresh_token: str, now: datetime) -> None:
-        insert(TokenizerRefreshToken(
+        TokenizerRefreshToken.objects.create(
             token_hash=token_hash(refresh_token),
             session_id=session_id,
             created_at=now,
             expires_at=now + timedelta(seconds=_refresh_ttl()),
-        ))
+        )
 
     @staticmethod
     def _replayed_session(*, subject: str, session_id: str, idempotency_key: str) -> TokenizerSession:

@@ -38,11 +38,13 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -53,6 +55,7 @@ from authenticator.grpc.v1 import authenticator_pb2 as pb
 from authenticator.grpc.v1 import authenticator_pb2_grpc
 from scripts.prove.harness import (
     GRPC_CHANNEL_OPTIONS,
+    ROOT,
     UNTHROTTLED,
     GrpcService,
     Server,
@@ -61,6 +64,7 @@ from scripts.prove.harness import (
 )
 
 from .seed import seed, seed_phone
+from .wire import CountingProxy
 
 CODE_RE = re.compile(rb"\b(\d{6})\b")
 # New numbers for sign-ups (+44 741x xxxxxx), from a random point so reruns on the same
@@ -120,6 +124,7 @@ class Phase:
     requests: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     steps: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    turns: list[float] = field(default_factory=list)  # flows/s of each turn it took
 
     def flows_per_s(self, kind: str) -> float:
         return self.flows[kind] / self.seconds if self.seconds else 0.0
@@ -340,11 +345,14 @@ async def run_phase(name: str | Phase, vus: int, duration: float, make) -> Phase
     started = time.monotonic()
     deadline = started + duration
     CPU.current = None if phase.name == "warm-up" else phase.name
+    flows_before = sum(phase.flows.values())
     try:
         await asyncio.gather(*(make(n, phase, deadline) for n in range(vus)))
     finally:
         CPU.current = None
-    phase.seconds += time.monotonic() - started
+    seconds = time.monotonic() - started
+    phase.seconds += seconds
+    phase.turns.append((sum(phase.flows.values()) - flows_before) / seconds)
     return phase
 
 
@@ -357,10 +365,10 @@ async def alternate(phases: list[tuple[Phase, Any]], vus: int, duration: float, 
 
 
 # --- the run ------------------------------------------------------------------------------
-def prepare(database_url: str, users: int) -> dict[str, float]:
+def prepare(database_url: str, users: int, root: Path = ROOT) -> dict[str, float]:
     from scripts.prove.run import prepare_database
 
-    prepare_database(database_url)
+    prepare_database(database_url, root)
     with psycopg.connect(database_url, autocommit=True) as db:
         from .baseline import TABLE_DDL
 
@@ -384,7 +392,7 @@ def service_settings(args: argparse.Namespace, capture: AsyncCapture) -> dict[st
 
 
 async def bench(args: argparse.Namespace) -> int:
-    database_url = database_url_for(f"authn_bench_{args.users}", args.database_url)
+    database_url = database_url_for(args.db_name or f"authn_bench_{args.users}", args.database_url)
     print(f"== database {database_url.rsplit('/', 1)[1]}: seeding {args.users:,} users (+ login states, OTP rows) if missing")
     seeded = prepare(database_url, args.users)
     print(f"   rows: users {seeded['users']:,}, login_states {seeded['login_states']:,}, otps {seeded['otps']:,} "
@@ -446,6 +454,7 @@ async def bench(args: argparse.Namespace) -> int:
             await asyncio.to_thread(grpc_server.stop)
         await asyncio.to_thread(service.stop)
     grpc_logged = [line for grpc_server in grpc_servers for line in grpc_server.server_errors_logged()]
+    statements, per_kind = await statements_per_sign_in(args, database_url, service_env, capture)
     floor = Phase("limit (bare Django + DRF: 1 SELECT, 1 INSERT, 1 Redis)")
     if "limit" in phases:
         await asyncio.to_thread(limit.start)
@@ -474,7 +483,8 @@ async def bench(args: argparse.Namespace) -> int:
     print(f"  full OTP sign-in flows/s: {signin:.1f} vs the limit's {limit_rate:.1f}/s -> {ratio * 100:.0f} % (target >= 40 %)")
     print(f"  p99 at {args.vus} virtual users: otp request {request_p99:.1f} ms, otp verify {verify_p99:.1f} ms (target <= 50 ms)")
     print(f"  sign-up flows/s: {sup.flows_per_s('signup'):.1f}; errors in all phases: {errors}")
-    print("  SQL statements per full sign-in: counted by tests/api/test_budgets.py (target <= 10)")
+    print(f"  SQL statements per full sign-in, on the wire: {statements:g} ({kinds(per_kind)}); "
+          "Django's count: tests/api/test_budgets.py")
     print(f"  gRPC vs REST, full OTP sign-in flows/s: {grpc_signin:.1f} vs {signin:.1f} -> {grpc_vs_rest:.2f}x "
           f"({'faster' if grpc_vs_rest > 1 else 'not faster'}); p99 otp {pct(gsvc.steps.get('otp', []), 99):.1f} vs "
           f"{request_p99:.1f} ms, verify {pct(gsvc.steps.get('otp/verify', []), 99):.1f} vs {verify_p99:.1f} ms; "
@@ -487,7 +497,144 @@ async def bench(args: argparse.Namespace) -> int:
                       "otp_p99_ms": round(request_p99, 1), "verify_p99_ms": round(verify_p99, 1),
                       "grpc_signin_flows_per_s": round(grpc_signin, 2), "grpc_signup_flows_per_s": round(gsup.flows_per_s("signup"), 2),
                       "grpc_vs_rest": round(grpc_vs_rest, 3), "grpc_processes": grpc_processes,
-                      "grpc_threads_per_process": per_process, "errors": errors}))
+                      "grpc_threads_per_process": per_process, "statements_per_sign_in": statements, "errors": errors}))
+    return 0 if not errors else 1
+
+
+# --- SQL statements per sign-in, counted on the wire -----------------------------------------
+async def statements_per_sign_in(args: argparse.Namespace, database_url: str, env: dict[str, str], capture: AsyncCapture,
+                                 root: Path = ROOT, flows: int = 20) -> tuple[float, dict[str, float]]:
+    """Statements PostgreSQL runs per full OTP sign-in (request, the background job that
+    makes the code, verify), all kinds counted (BEGIN and COMMIT too): ``flows`` sign-ins
+    one after another against a server of checkout ``root`` (one worker, its own pool)
+    whose every connection goes through a ``CountingProxy``."""
+    proxy = CountingProxy(database_url).start()
+    server = Server(database_url=proxy.url, redis_url=args.redis_url, workers=1, threads=2, env=env, root=root)
+    phase = Phase("count")
+    try:
+        await asyncio.to_thread(server.start)
+        client = RestClient(server.base_url)
+        try:
+            async def sign_in(i: int) -> None:
+                phone = seed_phone(args.users - 1 - i)  # the far end of the table: no other phase's users
+                if not await timed(phase, client, "otp", {"phone_number": phone}):
+                    return
+                code = await capture.code_for(phone)
+                if await timed(phase, client, "otp/verify", {"phone_number": phone, "otp": code, "device": "bench"}):
+                    phase.flows["signin"] += 1
+
+            for i in range(2):  # warm-up: the pool's connections, the first queries
+                await sign_in(i)
+            await asyncio.sleep(0.5)
+            proxy.reset()
+            for i in range(2, 2 + flows):
+                await sign_in(i)
+            counts = proxy.snapshot()
+            while True:  # until the last background job is done
+                await asyncio.sleep(0.5)
+                if (now := proxy.snapshot()) == counts:
+                    break
+                counts = now
+        finally:
+            await client.aclose()
+    finally:
+        await asyncio.to_thread(server.stop)
+        proxy.stop()
+    done = phase.flows["signin"] - min(2, phase.flows["signin"])
+    if phase.errors or not done:
+        raise RuntimeError(f"counting run failed: {dict(phase.errors)}")
+    return sum(counts.values()) / done, {kind: n / done for kind, n in sorted(counts.items())}
+
+
+def commit_of(root: Path) -> str:
+    """The checkout's commit, short hash and subject."""
+    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()[:90]
+
+
+def kinds(per_kind: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {n:g}" for kind, n in per_kind.items())
+
+
+async def compare(args: argparse.Namespace) -> int:
+    """``--baseline-dir DIR``: this checkout's full OTP sign-in against checkout DIR's, in
+    one run. Each has its own database (``--db-name`` and ``--db-name``_base, migrated by
+    its own checkout, seeded alike) and its own gunicorn (same shape, same PostgreSQL and
+    Redis); both servers stay up and take turns (``--rounds`` each, ABBA order), so load
+    from elsewhere on the machine falls on both alike. Then each one's statements per
+    sign-in are counted on the wire (``statements_per_sign_in``)."""
+    checkouts = (("change", Path(args.change_dir or ROOT).resolve()), ("baseline", Path(args.baseline_dir).resolve()))
+    name = args.db_name or f"authn_bench_{args.users}"
+    capture = AsyncCapture()
+    await capture.start()
+    service_env = service_settings(args, capture)
+    rng = random.Random(args.seed)
+    offset = rng.randrange(1_000_000)
+    servers: list[Server] = []
+    turns: list[tuple[Phase, Any]] = []
+    databases = {}
+    cpus = os.cpu_count()
+    print(f"== machine: {cpus} CPU cores shared by two gunicorns ({args.workers} workers x {args.threads} threads each, "
+          f"one idle while the other is measured), PostgreSQL, Redis and this load generator ({args.vus} virtual users)")
+    try:
+        for k, (label, root) in enumerate(checkouts):
+            commit = commit_of(root)  # before any load: blocking the loop here costs nothing
+            databases[label] = database_url_for(name if label == "change" else f"{name}_base", args.database_url)
+            print(f"== {label}: {root} at {commit}")
+            seeded = prepare(databases[label], args.users, root)
+            print(f"   database {databases[label].rsplit('/', 1)[1]}: users {seeded['users']:,}, "
+                  f"login_states {seeded['login_states']:,}, otps {seeded['otps']:,}")
+            server = Server(database_url=databases[label], redis_url=args.redis_url, workers=args.workers,
+                            threads=args.threads, env=service_env, root=root)
+            await asyncio.to_thread(server.start)
+            servers.append(server)
+
+            # The two take other seeded users in every turn (500 apart), so no code meant
+            # for one checkout's turn is ever taken for the other's.
+            def flows(r: int, server=server, k=k):
+                return lambda n, ph, dl: service_vu(n, ph, RestClient(server.base_url), capture, dl, args.users, 0.0, rng,
+                                                    args.vus, offset + 100 + 1000 * r + 500 * k)
+
+            await run_phase("warm-up", args.vus, min(3.0, args.duration), flows(99))
+            turns.append((Phase(f"{label}: OTP sign-in (request + verify)"), flows))
+        print(f"== both up; they take turns, {args.rounds} rounds in ABBA order, {args.duration:g}s each in all")
+        await alternate(turns, args.vus, args.duration, args.rounds)
+    finally:
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+    print("== SQL statements per full OTP sign-in, counted on the wire")
+    statements = {}
+    for label, root in checkouts:
+        statements[label] = await statements_per_sign_in(args, databases[label], service_env, capture, root)
+        print(f"  {label}: {statements[label][0]:g} ({kinds(statements[label][1])})")
+    print("== CPU by phase (cores in use, sampled from /proc)")
+    print("\n".join(CPU.report()))
+    print("== results")
+    for phase, _ in turns:
+        print("\n".join(phase.report()))
+    (change, _), (baseline, _) = turns
+    rate, base_rate = change.flows_per_s("signin"), baseline.flows_per_s("signin")
+    delta = (rate / base_rate - 1) * 100 if base_rate else 0.0
+    errors = sum(sum(phase.errors.values()) for phase, _ in turns)
+    print("== change against baseline (targets: sign-in flows/s within 5 % of the baseline's, statements no more)")
+    print(f"  full OTP sign-in flows/s: change {rate:.1f} vs baseline {base_rate:.1f} -> {delta:+.1f} %")
+    # Each round's two turns ran back to back: their ratio is what load from elsewhere
+    # disturbs least. The spread of those ratios says how far to trust the total.
+    ratios = sorted((c / b - 1) * 100 for c, b in zip(change.turns, baseline.turns, strict=True) if b)
+    if ratios:
+        print(f"  per round (change/baseline - 1): median {ratios[len(ratios) // 2]:+.1f} %, "
+              f"from {ratios[0]:+.1f} to {ratios[-1]:+.1f} % ({', '.join(f'{r:+.0f}' for r in ratios)})")
+    for step in ("otp", "otp/verify"):
+        print(f"  p50/p99 {step}: change {pct(change.steps.get(step, []), 50):.1f}/{pct(change.steps.get(step, []), 99):.1f} ms "
+              f"vs baseline {pct(baseline.steps.get(step, []), 50):.1f}/{pct(baseline.steps.get(step, []), 99):.1f} ms")
+    print(f"  SQL statements per full sign-in: change {statements['change'][0]:g} vs baseline {statements['baseline'][0]:g}")
+    print(f"  errors: {errors}")
+    print(json.dumps({"users": args.users, "vus": args.vus, "duration": args.duration, "rounds": args.rounds,
+                      "signin_flows_per_s": {"change": round(rate, 2), "baseline": round(base_rate, 2)},
+                      "change_pct": round(delta, 1),
+                      "round_change_pct_median": round(ratios[len(ratios) // 2], 1) if ratios else None,
+                      "statements_per_sign_in": {"change": statements["change"][0], "baseline": statements["baseline"][0]},
+                      "errors": errors}))
     return 0 if not errors else 1
 
 
@@ -568,6 +715,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="turns REST and gRPC take within each phase's duration")
     parser.add_argument("--grpc-processes", type=int, default=0, help="gRPC server processes (default: --workers)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db-name", default="", help="the benchmark database (default: authn_bench_<users>)")
+    parser.add_argument("--baseline-dir", default="",
+                        help="another checkout (say, today's main): its OTP sign-in against this one's, taking turns "
+                        "(REST only; its database is <db-name>_base)")
+    parser.add_argument("--change-dir", default="", help="with --baseline-dir: the checkout measured against it (default: this one)")
     parser.add_argument("--phases", default="rest,grpc,limit",
                         help="which to run, comma-separated: rest, grpc, limit (all by default; a partial run has no ratio)")
     parser.add_argument("--scale", default="",
@@ -576,7 +728,7 @@ def main() -> int:
     args = parser.parse_args()
     CPU.start()
     try:
-        return asyncio.run(scale(args) if args.scale else bench(args))
+        return asyncio.run(compare(args) if args.baseline_dir else scale(args) if args.scale else bench(args))
     finally:
         CPU.stop()
 

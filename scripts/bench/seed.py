@@ -80,17 +80,23 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
         column = db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'otps' "
                             "AND column_name IN ('born_attempts', 'inherited_attempts')").fetchone()
         inherited = column is not None
+        asked_from = db.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'otps' "
+                                "AND column_name = 'asked_from'").fetchone() is not None
+        # And one the login states gained (why one ended), NOT NULL.
+        ended = db.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'login_states' "
+                           "AND column_name = 'ended_reason'").fetchone() is not None
         for start in range(done, users, batch):
             stop = min(users, start + batch)
             user_ids = copy_users(db, [(seed_phone(i), f"seed{i}@example.net") for i in range(start, stop)], ids, country="US")
             with db.cursor().copy(
                 "COPY login_states (id, user_id, logged_in_on, logged_in_from, logged_in_ip, user_agent, method, status,"
-                " logged_in_at, logged_out_at) FROM STDIN"
+                f" logged_in_at, logged_out_at{', ended_reason' if ended else ''}) FROM STDIN"
             ) as copy:
                 for user_id in user_ids:
-                    copy.write_row((ids.next(), user_id, "seed", "GB", "81.2.69.160", "seed/1.0", "otp_sms", "logged_out",
-                                    now - timedelta(days=2), now - timedelta(days=1)))
-            extra = f", {column[0]}" if inherited else ""
+                    row = (ids.next(), user_id, "seed", "GB", "81.2.69.160", "seed/1.0", "otp_sms", "logged_out",
+                           now - timedelta(days=2), now - timedelta(days=1))
+                    copy.write_row((*row, "signed_out") if ended else row)
+            extra = (f", {column[0]}" if inherited else "") + (", asked_from" if asked_from else "")
             with db.cursor().copy(
                 f"COPY otps (id, user_id, otp, purpose, channel, sent_to, attempts, created_at, expired_at, consumed_at{extra})"
                 " FROM STDIN"
@@ -99,7 +105,7 @@ def seed(database_url: str, users: int, *, batch: int = 100_000, progress: bool 
                     digest = hashlib.sha256(str(user_id).encode()).hexdigest()
                     row = (ids.next(), user_id, digest, "signin", "sms", "seed", 1, now - timedelta(days=2),
                            now - timedelta(days=2) + timedelta(minutes=5), now - timedelta(days=2))
-                    copy.write_row((*row, 0) if inherited else row)
+                    copy.write_row((*row, *((0,) if inherited else ()), *(("",) if asked_from else ())))
             db.commit()
             if progress:
                 print(f"  seeded {stop:,}/{users:,} users (+ login states, OTP rows) in {time.perf_counter() - started:.1f}s",

@@ -226,6 +226,7 @@ class Server:
     process: subprocess.Popen | None = None
     base_url: str = ""
     grpc: GrpcService | None = None
+    root: Path = ROOT  # the checkout served (the benchmark serves two side by side)
 
     def environment(self) -> dict[str, str]:
         return service_environment(self.database_url, self.redis_url, {
@@ -249,7 +250,7 @@ class Server:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.py", self.app],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .grpc_proofs import (
     concurrent_redemption_grpc,
@@ -49,8 +50,8 @@ OVER_GRPC = ("brute", "redeem", "enum", "verify")  # the others are about HTTP i
 WORKERS, THREADS = 4, 4
 
 
-def prepare_database(database_url: str) -> None:
-    """Create the database if missing, and migrate it."""
+def prepare_database(database_url: str, root: Path = ROOT) -> None:
+    """Create the database if missing, and migrate it (with the migrations of checkout ``root``)."""
     import psycopg
 
     from .harness import database_url_for
@@ -60,7 +61,7 @@ def prepare_database(database_url: str) -> None:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             db.execute(f'CREATE DATABASE "{name}"')
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True)
 
 
 def verdict(ok: bool) -> str:
