@@ -148,7 +148,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- Staff sign-in to the admin (accounts/staff_sign_in.py) ---------------------------
+# --- Staff sign-in to the admin (authenticator/admin/staff_sign_in.py) ---------------------------
 # A second factor on every admin session (django-otp): a TOTP app, or a one-time backup
 # code. Keys and backup codes are never shown again in the admin after they are made.
 OTP_TOTP_ISSUER = env.str("ADMIN_OTP_ISSUER", default="Authenticator")
@@ -285,7 +285,7 @@ AUTHENTICATOR = {
 }
 
 # One JSON object per line on stderr (LOG_FORMAT=plain for a terminal), each with the
-# request id; phone numbers, emails, codes and tokens are masked (authenticator/logging.py).
+# request id; phone numbers, emails, codes and tokens are masked (authenticator/core/logging.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
