@@ -8,37 +8,53 @@ The machine id must be unique per *process*: two processes with the same one min
 same ids. It is chosen, in order:
 
 1. ``AUTHENTICATOR["SONYFLAKE_MACHINE_ID"]`` when set — for single-process runs only;
-2. on PostgreSQL, a lease: ``pg_try_advisory_lock(LOCK_CLASS, n)`` on a dedicated
-   connection the process keeps open. The server releases the lock when the process
-   (or its connection) dies, so ids are reused only once nobody holds them;
+2. on PostgreSQL, a lease: a row of ``sonyflake_leases`` (``LEASE_TABLE``, made by the
+   ``authenticator`` app's migration 0002) claimed with one atomic statement — a free or
+   expired id, ``INSERT … ON CONFLICT DO UPDATE … WHERE expires_at < now()`` — under a
+   random holder token, valid ``LEASE_TTL`` seconds by the database's clock. A heartbeat
+   thread renews it every third of that; a renewal that finds the row no longer ours
+   means the lease is lost. Each statement is its own transaction on a short-lived
+   connection, so the lease holds no connection and no session state and works through
+   PgBouncer in transaction pooling (a session advisory lock does not survive that);
 3. on SQLite (necessarily one host), an exclusive ``flock`` on ``<dir>/<n>.lock``,
    released by the kernel when the process dies.
 
-The lease is taken lazily at the first id and dropped in a forked child (gunicorn
-workers), which leases its own. The PostgreSQL lease is re-checked at most once a second;
-if its connection was lost the process leases again before minting.
+The process mints with a PostgreSQL lease only until its own deadline: the monotonic
+time at which it *sent* the last successful claim or renewal plus ``LEASE_TTL`` less
+``LEASE_MARGIN``, which is before the row expires for anyone else; the margin also
+covers the wall-clock skew between hosts (the time bits). Past the deadline (heartbeat
+failing, process stalled) it renews on the spot if the row is still its own, else
+leases a new id — it never mints with a lost one. The lease is taken lazily at the
+first id, dropped (not released) in a forked child (gunicorn workers), which leases its
+own, and released at exit; a process that dies leaves its row to expire.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import random
 import tempfile
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
 from django.db import models
 
+logger = logging.getLogger(__name__)
+
 EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
 EPOCH_MS = int(EPOCH.timestamp() * 1000)
 TIME_BITS, SEQUENCE_BITS, MACHINE_BITS = 39, 8, 16
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_MACHINE_ID = (1 << MACHINE_BITS) - 1
-LOCK_CLASS = 0x50F1  # advisory-lock namespace for machine ids
-LEASE_CHECK_INTERVAL = 1.0
+LEASE_TABLE = "sonyflake_leases"  # created by authenticator/migrations/0002_sonyflake_leases.py
+LEASE_TTL = 30.0  # seconds a lease lasts unrenewed, by the database's clock
+LEASE_MARGIN = 0.1  # of LEASE_TTL: the holder stops minting this much before the row expires
 
 
 class MachineIdUnavailable(RuntimeError):
@@ -48,7 +64,11 @@ class MachineIdUnavailable(RuntimeError):
 class Lease(Protocol):
     machine_id: int
 
-    def alive(self) -> bool: ...
+    def valid(self) -> bool:
+        """May ids be minted with ``machine_id`` now? Cheap: called for every id."""
+
+    def renew(self) -> bool:
+        """Extend the lease; False when it is lost (the generator leases anew)."""
 
 
 class FixedLease:
@@ -57,36 +77,103 @@ class FixedLease:
             raise MachineIdUnavailable(f"SONYFLAKE_MACHINE_ID must be 0..{MAX_MACHINE_ID}")
         self.machine_id = machine_id
 
-    def alive(self) -> bool:
+    def valid(self) -> bool:
+        return True
+
+    def renew(self) -> bool:
         return True
 
 
-class PostgresLease:
-    """Holds ``pg_try_advisory_lock(LOCK_CLASS, machine_id)`` on its own connection."""
+# A random free (absent or expired) id, claimed in the same statement. Two claimers that
+# pick the same id are ordered by its row lock: the second sees the first's fresh row,
+# its ON CONFLICT condition fails, and it gets no ``claimed`` (and tries again).
+CLAIM = f"""
+WITH candidate AS (
+    SELECT n FROM generate_series(0, {MAX_MACHINE_ID}) AS n
+    WHERE NOT EXISTS (SELECT FROM {LEASE_TABLE} WHERE machine_id = n AND expires_at >= now())
+    ORDER BY random() LIMIT 1
+), claimed AS (
+    INSERT INTO {LEASE_TABLE} AS lease (machine_id, holder, expires_at)
+    SELECT n, %(holder)s, now() + make_interval(secs => %(ttl)s) FROM candidate
+    ON CONFLICT (machine_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+    WHERE lease.expires_at < now()
+    RETURNING machine_id
+)
+SELECT (SELECT n FROM candidate), (SELECT machine_id FROM claimed)
+"""
+# Ours as long as the holder token is: nobody else can have held the id in between.
+RENEW = f"""
+UPDATE {LEASE_TABLE} SET expires_at = now() + make_interval(secs => %(ttl)s)
+WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id
+"""
+RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND holder = %(holder)s"
 
-    def __init__(self, conninfo: dict) -> None:
+
+class PostgresLease:
+    """A row of ``LEASE_TABLE``, claimed, renewed by a heartbeat thread, released."""
+
+    def __init__(self, conninfo: dict, ttl: float = LEASE_TTL) -> None:
+        self.conninfo = {"connect_timeout": 5, **conninfo, "autocommit": True, "prepare_threshold": None,
+                         "application_name": "authenticator-sonyflake"}
+        self.ttl = ttl
+        self.holder = uuid.uuid4()
+        self._lost = threading.Event()
+        while True:
+            sent = time.monotonic()
+            candidate, claimed = self._execute(CLAIM, {"holder": self.holder, "ttl": ttl})
+            if candidate is None:
+                raise MachineIdUnavailable("all Sonyflake machine ids are leased")
+            if claimed is not None:
+                break
+        self.machine_id = claimed
+        self._valid_until = sent + ttl * (1 - LEASE_MARGIN)
+        self._heartbeat = threading.Thread(target=self._beat, name=f"sonyflake-lease-{claimed}", daemon=True)
+        self._heartbeat.start()
+
+    def _execute(self, sql: str, params: dict):
         import psycopg
 
-        self.conn = psycopg.connect(autocommit=True, application_name="authenticator-sonyflake", **conninfo)
-        start = random.randrange(MAX_MACHINE_ID + 1)
-        for offset in range(MAX_MACHINE_ID + 1):
-            candidate = (start + offset) % (MAX_MACHINE_ID + 1)
-            got = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, candidate)).fetchone()[0]
-            if got:
-                self.machine_id = candidate
-                return
-        self.conn.close()
-        raise MachineIdUnavailable("all Sonyflake machine ids are leased")
+        with psycopg.connect(**self.conninfo) as conn:
+            return conn.execute(sql, params).fetchone()
 
-    def alive(self) -> bool:
-        try:
-            self.conn.execute("SELECT 1")
-            return True
-        except Exception:
+    def valid(self) -> bool:
+        return time.monotonic() < self._valid_until
+
+    def renew(self) -> bool:
+        if self._lost.is_set():
             return False
+        sent = time.monotonic()
+        if self._execute(RENEW, {"machine_id": self.machine_id, "holder": self.holder, "ttl": self.ttl}) is None:
+            self._valid_until = 0.0
+            self._lost.set()
+            logger.warning("Sonyflake machine id %s: lease lost; minting stops until a new one is leased",
+                           self.machine_id)
+            return False
+        self._valid_until = max(self._valid_until, sent + self.ttl * (1 - LEASE_MARGIN))
+        return True
+
+    def _beat(self) -> None:
+        pause = self.ttl / 3
+        while not self._lost.wait(pause):
+            try:
+                if not self.renew():
+                    return
+                pause = self.ttl / 3
+            except Exception:  # the database unreachable: try again soon, valid() runs out meanwhile
+                logger.warning("Sonyflake machine id %s: lease renewal failed", self.machine_id, exc_info=True)
+                pause = min(1.0, self.ttl / 10)
 
     def release(self) -> None:
-        self.conn.close()
+        """Stop renewing and free the id now (a process that dies leaves it to expire)."""
+        if self._lost.is_set():
+            return
+        self._lost.set()
+        self._valid_until = 0.0
+        try:
+            self._execute(RELEASE, {"machine_id": self.machine_id, "holder": self.holder})
+        except Exception:
+            logger.warning("Sonyflake machine id %s: release failed; it expires in %ss",
+                           self.machine_id, self.ttl, exc_info=True)
 
 
 class FileLease:
@@ -109,7 +196,10 @@ class FileLease:
             return
         raise MachineIdUnavailable("all Sonyflake machine ids are leased")
 
-    def alive(self) -> bool:
+    def valid(self) -> bool:
+        return True
+
+    def renew(self) -> bool:
         return True
 
 
@@ -125,7 +215,6 @@ def default_lease() -> Lease:
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
-        params.pop("prepare_threshold", None)
         return PostgresLease(params)
     directory = app_settings.SONYFLAKE_LOCK_DIR or os.path.join(tempfile.gettempdir(), "authenticator-sonyflake")
     return FileLease(Path(directory))
@@ -139,12 +228,11 @@ class Sonyflake:
 
     def _reset(self) -> None:
         self._lease: Lease | None = None
-        self._checked_at = 0.0
         self._elapsed = 0
         self._sequence = MAX_SEQUENCE
 
     def after_fork(self) -> None:
-        # The parent's lease (its socket or file descriptor) must not be used or closed
+        # The parent's lease (its row, its file descriptor) must not be used or released
         # by the child: keep a reference so it is never finalised here.
         if self._lease is not None:
             _inherited.append(self._lease)
@@ -165,32 +253,34 @@ class Sonyflake:
             return self._ensure_lease().machine_id
 
     def _ensure_lease(self) -> Lease:
-        now = time.monotonic()
-        if self._lease is None:
-            self._lease = self._lease_factory()
-            self._checked_at = now
-        elif now - self._checked_at > LEASE_CHECK_INTERVAL:
-            if not self._lease.alive():
-                self._lease = self._lease_factory()
-            self._checked_at = now
+        lease = self._lease
+        if lease is not None and (lease.valid() or lease.renew()):
+            return lease
+        self._lease = None  # lost: never mint with it again
+        self._lease = self._lease_factory()
         return self._lease
 
     def next_id(self) -> int:
         with self._lock:
-            machine_id = self._ensure_lease().machine_id
-            current = _now_ticks()
-            if self._elapsed < current:
-                self._elapsed, self._sequence = current, 0
-            else:
-                # Same tick, or the clock went back: stay on our own timeline.
-                self._sequence = (self._sequence + 1) & MAX_SEQUENCE
-                if self._sequence == 0:
-                    self._elapsed += 1
-                    wait = self._elapsed - current
-                    time.sleep(wait * 0.01)
+            while True:
+                lease = self._ensure_lease()
+                current = _now_ticks()
+                if self._elapsed < current:
+                    self._elapsed, self._sequence = current, 0
+                else:
+                    # Same tick, or the clock went back: stay on our own timeline.
+                    self._sequence = (self._sequence + 1) & MAX_SEQUENCE
+                    if self._sequence == 0:
+                        self._elapsed += 1
+                        wait = self._elapsed - current
+                        time.sleep(wait * 0.01)
+                # Still valid after the clock was read (and any wait): the id's time
+                # lies within the lease. Else this sequence number is skipped.
+                if lease.valid():
+                    break
             if self._elapsed >= 1 << TIME_BITS:
                 raise OverflowError("Sonyflake time bits exhausted")
-            return (self._elapsed << (SEQUENCE_BITS + MACHINE_BITS)) | (self._sequence << MACHINE_BITS) | machine_id
+            return (self._elapsed << (SEQUENCE_BITS + MACHINE_BITS)) | (self._sequence << MACHINE_BITS) | lease.machine_id
 
 
 def _now_ticks() -> int:
@@ -208,6 +298,7 @@ def id_parts(value: int) -> dict[str, int]:
 _inherited: list[Lease] = []
 generator = Sonyflake()
 os.register_at_fork(after_in_child=generator.after_fork)
+atexit.register(generator.release)
 
 
 def next_id() -> int:
