@@ -20,13 +20,17 @@ same ids. It is chosen, in order:
    released by the kernel when the process dies.
 
 The process mints with a PostgreSQL lease only until its own deadline: the monotonic
-time at which it *sent* the last successful claim or renewal plus ``LEASE_TTL`` less
-``LEASE_MARGIN``, which is before the row expires for anyone else; the margin also
-covers the wall-clock skew between hosts (the time bits). Past the deadline (heartbeat
-failing, process stalled) it renews on the spot if the row is still its own, else
-leases a new id — it never mints with a lost one. The lease is taken lazily at the
-first id, dropped (not released) in a forked child (gunicorn workers), which leases its
-own, and released at exit; a process that dies leaves its row to expire.
+time at which it *sent* the last successful claim or renewal, plus ``LEASE_TTL`` less
+``LEASE_MARGIN`` — before the row expires for anyone else; the margin also covers the
+wall-clock skew between hosts (the time bits). Past the deadline (renewals failing, the
+process stalled) or once the row is lost, minting raises ``DatabaseUnavailable`` (503,
+as for a database outage) until the heartbeat has renewed the row or claimed another
+id: it never mints with a lost one, and never waits on the database itself.
+
+Servers take the lease before they serve (``generator.lease()``, config/startup.py and
+the gRPC server); otherwise it is taken at the first id. A forked child (gunicorn
+workers) drops the parent's lease without releasing it and leases its own; the lease is
+released at exit, and a process that dies leaves its row to expire.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from typing import Protocol
 
 from django.db import models
 
+from authenticator.core.errors import DatabaseUnavailable
+
 logger = logging.getLogger(__name__)
 
 EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -62,13 +68,9 @@ class MachineIdUnavailable(RuntimeError):
 
 
 class Lease(Protocol):
-    machine_id: int
-
-    def valid(self) -> bool:
-        """May ids be minted with ``machine_id`` now? Cheap: called for every id."""
-
-    def renew(self) -> bool:
-        """Extend the lease; False when it is lost (the generator leases anew)."""
+    def current(self) -> int | None:
+        """The machine id ids may be minted with now, or None while there is none.
+        Cheap (no I/O): called twice for every id."""
 
 
 class FixedLease:
@@ -77,11 +79,8 @@ class FixedLease:
             raise MachineIdUnavailable(f"SONYFLAKE_MACHINE_ID must be 0..{MAX_MACHINE_ID}")
         self.machine_id = machine_id
 
-    def valid(self) -> bool:
-        return True
-
-    def renew(self) -> bool:
-        return True
+    def current(self) -> int:
+        return self.machine_id
 
 
 # A random free (absent or expired) id, claimed in the same statement. Two claimers that
@@ -110,25 +109,28 @@ RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND hold
 
 
 class PostgresLease:
-    """A row of ``LEASE_TABLE``, claimed, renewed by a heartbeat thread, released."""
+    """A row of ``LEASE_TABLE``: claimed here, then renewed by a heartbeat thread, which
+    also claims a new id when the row turns out to be lost. The minting path never waits
+    on the database: it reads ``current()``, None while the lease is lapsed or lost.
+    """
 
     def __init__(self, conninfo: dict, ttl: float = LEASE_TTL) -> None:
         self.conninfo = {"connect_timeout": 5, **conninfo, "autocommit": True, "prepare_threshold": None,
                          "application_name": "authenticator-sonyflake"}
         self.ttl = ttl
-        self.holder = uuid.uuid4()
-        self._lost = threading.Event()
-        while True:
-            sent = time.monotonic()
-            candidate, claimed = self._execute(CLAIM, {"holder": self.holder, "ttl": ttl})
-            if candidate is None:
-                raise MachineIdUnavailable("all Sonyflake machine ids are leased")
-            if claimed is not None:
-                break
-        self.machine_id = claimed
-        self._valid_until = sent + ttl * (1 - LEASE_MARGIN)
-        self._heartbeat = threading.Thread(target=self._beat, name=f"sonyflake-lease-{claimed}", daemon=True)
+        self._stop = threading.Event()
+        # (machine id, holder token, monotonic deadline): replaced whole, read whole.
+        self._state: tuple[int, uuid.UUID, float] = self._claim()
+        self._heartbeat = threading.Thread(target=self._beat, name="sonyflake-lease", daemon=True)
         self._heartbeat.start()
+
+    @property
+    def machine_id(self) -> int:
+        return self._state[0]
+
+    @property
+    def holder(self) -> uuid.UUID:
+        return self._state[1]
 
     def _execute(self, sql: str, params: dict):
         import psycopg
@@ -136,44 +138,58 @@ class PostgresLease:
         with psycopg.connect(**self.conninfo) as conn:
             return conn.execute(sql, params).fetchone()
 
-    def valid(self) -> bool:
-        return time.monotonic() < self._valid_until
+    def _deadline(self, sent: float) -> float:
+        return sent + self.ttl * (1 - LEASE_MARGIN)
+
+    def _claim(self) -> tuple[int, uuid.UUID, float]:
+        holder = uuid.uuid4()
+        while True:
+            sent = time.monotonic()
+            candidate, claimed = self._execute(CLAIM, {"holder": holder, "ttl": self.ttl})
+            if candidate is None:
+                raise MachineIdUnavailable("all Sonyflake machine ids are leased")
+            if claimed is not None:
+                return claimed, holder, self._deadline(sent)
+
+    def current(self) -> int | None:
+        machine_id, _, deadline = self._state
+        return machine_id if time.monotonic() < deadline else None
 
     def renew(self) -> bool:
-        if self._lost.is_set():
-            return False
+        """Extend the lease; False (and no id until a new claim) if the row is not ours."""
+        machine_id, holder, _ = self._state
         sent = time.monotonic()
-        if self._execute(RENEW, {"machine_id": self.machine_id, "holder": self.holder, "ttl": self.ttl}) is None:
-            self._valid_until = 0.0
-            self._lost.set()
-            logger.warning("Sonyflake machine id %s: lease lost; minting stops until a new one is leased",
-                           self.machine_id)
+        if self._execute(RENEW, {"machine_id": machine_id, "holder": holder, "ttl": self.ttl}) is None:
+            self._state = (machine_id, holder, 0.0)
             return False
-        self._valid_until = max(self._valid_until, sent + self.ttl * (1 - LEASE_MARGIN))
+        if self._state[1] == holder:
+            self._state = (machine_id, holder, self._deadline(sent))
         return True
 
     def _beat(self) -> None:
         pause = self.ttl / 3
-        while not self._lost.wait(pause):
+        while not self._stop.wait(pause):
             try:
                 if not self.renew():
-                    return
+                    logger.warning("Sonyflake machine id %s: lease lost, leasing another", self.machine_id)
+                    self._state = self._claim()
                 pause = self.ttl / 3
-            except Exception:  # the database unreachable: try again soon, valid() runs out meanwhile
+            except Exception:  # the database unreachable: try again soon; current() runs out meanwhile
                 logger.warning("Sonyflake machine id %s: lease renewal failed", self.machine_id, exc_info=True)
                 pause = min(1.0, self.ttl / 10)
 
     def release(self) -> None:
         """Stop renewing and free the id now (a process that dies leaves it to expire)."""
-        if self._lost.is_set():
-            return
-        self._lost.set()
-        self._valid_until = 0.0
+        self._stop.set()
+        if self._heartbeat is not threading.current_thread():
+            self._heartbeat.join(self.ttl)
+        machine_id, holder, _ = self._state
+        self._state = (machine_id, holder, 0.0)
         try:
-            self._execute(RELEASE, {"machine_id": self.machine_id, "holder": self.holder})
+            self._execute(RELEASE, {"machine_id": machine_id, "holder": holder})
         except Exception:
-            logger.warning("Sonyflake machine id %s: release failed; it expires in %ss",
-                           self.machine_id, self.ttl, exc_info=True)
+            logger.warning("Sonyflake machine id %s: release failed; it expires in %ss", machine_id, self.ttl,
+                           exc_info=True)
 
 
 class FileLease:
@@ -196,11 +212,8 @@ class FileLease:
             return
         raise MachineIdUnavailable("all Sonyflake machine ids are leased")
 
-    def valid(self) -> bool:
-        return True
-
-    def renew(self) -> bool:
-        return True
+    def current(self) -> int:
+        return self.machine_id
 
 
 def default_lease() -> Lease:
@@ -250,20 +263,30 @@ class Sonyflake:
     @property
     def machine_id(self) -> int:
         with self._lock:
-            return self._ensure_lease().machine_id
+            return self._machine_id()
 
-    def _ensure_lease(self) -> Lease:
-        lease = self._lease
-        if lease is not None and (lease.valid() or lease.renew()):
-            return lease
-        self._lease = None  # lost: never mint with it again
-        self._lease = self._lease_factory()
-        return self._lease
+    def lease(self) -> None:
+        """Take the lease now: servers call it before they serve, so that the first id is
+        not leased inside a request's transaction (through a PgBouncer pool held by
+        transactions waiting for that id, the claim would wait for them: a deadlock)."""
+        with self._lock:
+            if self._lease is None:
+                self._lease = self._lease_factory()
+
+    def _machine_id(self) -> int:
+        if self._lease is None:
+            self._lease = self._lease_factory()
+        machine_id = self._lease.current()
+        if machine_id is None:
+            # Lapsed (renewals failing) or lost: never mint with it; the heartbeat renews
+            # it or leases another, and the caller answers as for a database outage.
+            raise DatabaseUnavailable("the Sonyflake machine-id lease has lapsed")
+        return machine_id
 
     def next_id(self) -> int:
         with self._lock:
             while True:
-                lease = self._ensure_lease()
+                machine_id = self._machine_id()
                 current = _now_ticks()
                 if self._elapsed < current:
                     self._elapsed, self._sequence = current, 0
@@ -274,13 +297,13 @@ class Sonyflake:
                         self._elapsed += 1
                         wait = self._elapsed - current
                         time.sleep(wait * 0.01)
-                # Still valid after the clock was read (and any wait): the id's time
-                # lies within the lease. Else this sequence number is skipped.
-                if lease.valid():
+                # Still ours after the clock was read (and any wait): the id's time lies
+                # within the lease. Else this sequence number is skipped.
+                if self._lease.current() == machine_id:
                     break
             if self._elapsed >= 1 << TIME_BITS:
                 raise OverflowError("Sonyflake time bits exhausted")
-            return (self._elapsed << (SEQUENCE_BITS + MACHINE_BITS)) | (self._sequence << MACHINE_BITS) | lease.machine_id
+            return (self._elapsed << (SEQUENCE_BITS + MACHINE_BITS)) | (self._sequence << MACHINE_BITS) | machine_id
 
 
 def _now_ticks() -> int:
@@ -299,6 +322,15 @@ _inherited: list[Lease] = []
 generator = Sonyflake()
 os.register_at_fork(after_in_child=generator.after_fork)
 atexit.register(generator.release)
+
+
+def lease_before_serving() -> None:
+    """A server process takes its lease before it serves (see ``Sonyflake.lease``). If the
+    database is unreachable it starts anyway, as without this, and leases at the first id."""
+    try:
+        generator.lease()
+    except Exception:
+        logger.warning("Sonyflake machine id not leased at start; leasing at the first id", exc_info=True)
 
 
 def next_id() -> int:
@@ -327,3 +359,4 @@ class SonyflakeField(models.BigIntegerField):
 
     def get_pk_value_on_save(self, instance):
         return next_id()
+

@@ -106,9 +106,9 @@ def test_postgres_lease_is_a_row_others_cannot_claim_until_released():
                 " DO UPDATE SET holder = EXCLUDED.holder WHERE lease.expires_at < now() RETURNING machine_id",
                 (lease.machine_id,)).fetchone()
             assert stolen is None
-            assert lease.valid() and lease.renew()
+            assert lease.current() == lease.machine_id and lease.renew()
             lease.release()
-            assert not lease.valid() and not lease.renew()
+            assert lease.current() is None and not lease.renew()
             assert _row(conn, lease.machine_id) is None
             assert _row(conn, other.machine_id)[0] == other.holder
     finally:
@@ -122,7 +122,7 @@ def test_postgres_lease_heartbeat_renews_before_expiry():
     try:
         with psycopg.connect(autocommit=True, **_conninfo()) as conn:
             time.sleep(4)  # well past the first expiry: the heartbeat kept it
-            assert lease.valid()
+            assert lease.current() == lease.machine_id
             holder, left = _row(conn, lease.machine_id)
             assert holder == lease.holder and left > timedelta(0)
     finally:
