@@ -105,7 +105,7 @@ RENEW = f"""
 UPDATE {LEASE_TABLE} SET expires_at = now() + make_interval(secs => %(ttl)s)
 WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id
 """
-RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND holder = %(holder)s"
+RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id"
 
 
 class PostgresLease:
@@ -174,8 +174,8 @@ class PostgresLease:
                     logger.warning("Sonyflake machine id %s: lease lost, leasing another", self.machine_id)
                     self._state = self._claim()
                 pause = self.ttl / 3
-            except Exception:  # the database unreachable: try again soon; current() runs out meanwhile
-                logger.warning("Sonyflake machine id %s: lease renewal failed", self.machine_id, exc_info=True)
+            except Exception as exc:  # the database unreachable: try again soon; current() runs out meanwhile
+                logger.warning("Sonyflake machine id %s: lease renewal failed: %s", self.machine_id, exc)
                 pause = min(1.0, self.ttl / 10)
 
     def release(self) -> None:
@@ -187,9 +187,8 @@ class PostgresLease:
         self._state = (machine_id, holder, 0.0)
         try:
             self._execute(RELEASE, {"machine_id": machine_id, "holder": holder})
-        except Exception:
-            logger.warning("Sonyflake machine id %s: release failed; it expires in %ss", machine_id, self.ttl,
-                           exc_info=True)
+        except Exception as exc:
+            logger.warning("Sonyflake machine id %s: release failed (%s); it expires in %ss", machine_id, exc, self.ttl)
 
 
 class FileLease:

@@ -89,6 +89,7 @@ pidfile =
                 return self
             except psycopg.OperationalError:
                 time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"pgbouncer did not answer within {timeout}s\n{self.log()}")
 
     def stop(self) -> None:

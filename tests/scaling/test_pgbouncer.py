@@ -30,6 +30,8 @@ from .conftest import PINNED, POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.django_db  # for the test database's name; the tests connect on their own
+
 
 def _upstream(pgbouncer):
     return psycopg.connect(autocommit=True, **pgbouncer.upstream)
@@ -59,6 +61,41 @@ def test_a_session_advisory_lock_does_not_survive_transaction_pooling(pgbouncer)
         assert held == 1
         with psycopg.connect(autocommit=True, **pgbouncer.conninfo(PINNED)) as third:
             third.execute("SELECT pg_advisory_unlock_all()")
+
+
+def test_prepared_statements_collide_through_transaction_pooling_and_stay_off(pgbouncer):
+    """Why prepare_threshold stays None (Django's default, and the lease's): psycopg names
+    its prepared statements per client connection (_pg3_0, ...), but they live in the
+    server session, which PgBouncer 1.18 gives to whichever client comes next."""
+    query = "SELECT %s::int"
+    with psycopg.connect(autocommit=True, prepare_threshold=0, **pgbouncer.conninfo(PINNED)) as first, \
+            psycopg.connect(autocommit=True, prepare_threshold=0, **pgbouncer.conninfo(PINNED)) as second:
+        assert first.execute(query, (1,)).fetchone() == (1,)
+        with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+            second.execute(query, (2,))
+    with psycopg.connect(autocommit=True, prepare_threshold=None, **pgbouncer.conninfo(PINNED)) as first, \
+            psycopg.connect(autocommit=True, prepare_threshold=None, **pgbouncer.conninfo(PINNED)) as second:
+        for n in range(10):
+            assert first.execute(query, (n,)).fetchone() == (n,)
+            assert second.execute(query, (n,)).fetchone() == (n,)
+
+
+SETTINGS = """
+import json, django
+django.setup()
+from django.db import connection
+params = connection.get_connection_params()
+print(json.dumps([connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"], params["prepare_threshold"]]))
+"""
+
+
+@pytest.mark.parametrize(("flag", "cursors_off"), [("", False), ("1", True)])
+def test_db_pgbouncer_turns_server_side_cursors_off_and_prepared_statements_stay_off(flag, cursors_off):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DB_PGBOUNCER": flag,
+           "DATABASE_URL": "postgres://postgres@127.0.0.1:6432/authn"}
+    out = subprocess.run([sys.executable, "-c", SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert json.loads(out) == [cursors_off, None]
 
 
 @pytest.mark.slow
@@ -276,6 +313,7 @@ def test_the_service_through_pgbouncer_signs_up_and_in_over_rest_and_grpc(pgboun
         assert not server.server_errors_logged(), server.log_tail()
         assert not server.grpc.server_errors_logged(), server.grpc.log_tail()
     assert answers == [[True] * 4] * 48
+    print(f"\nthrough PgBouncer: {len(clients)} client connections, {len(servers)} server connections")
     assert len(servers) <= POOL_SIZE < len(clients)
     assert minted_by <= set(live), "only leased ids were minted with"
     assert len(minted_by) >= 2, "gunicorn's workers and the gRPC server lease their own"
