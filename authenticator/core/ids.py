@@ -162,8 +162,7 @@ class PostgresLease:
         if self._execute(RENEW, {"machine_id": machine_id, "holder": holder, "ttl": self.ttl}) is None:
             self._state = (machine_id, holder, 0.0)
             return False
-        if self._state[1] == holder:
-            self._state = (machine_id, holder, self._deadline(sent))
+        self._state = (machine_id, holder, self._deadline(sent))
         return True
 
     def _beat(self) -> None:

@@ -33,7 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db  # for the test database's name; the tests connect on their own
 
 
+def _through(pgbouncer):
+    """A connection for the test's own checks, through PgBouncer (no server slot of its own)."""
+    return psycopg.connect(autocommit=True, **pgbouncer.conninfo())
+
+
 def _upstream(pgbouncer):
+    """Straight to PostgreSQL, for when PgBouncer is down."""
     return psycopg.connect(autocommit=True, **pgbouncer.upstream)
 
 
@@ -55,7 +61,7 @@ def test_a_session_advisory_lock_does_not_survive_transaction_pooling(pgbouncer)
             psycopg.connect(autocommit=True, **pgbouncer.conninfo(PINNED)) as second:
         assert first.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0] is True
         assert second.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0] is True  # a duplicate holder
-    with _upstream(pgbouncer) as conn:  # both clients gone: the server session still holds it
+    with _through(pgbouncer) as conn:  # both clients gone: the server session still holds it
         held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
                             key).fetchone()[0]
         assert held == 1
@@ -103,7 +109,7 @@ def test_claims_racing_through_pgbouncer_for_the_last_free_ids_each_get_one_hold
     """All ids but two leased: twelve claimers start at once, five rounds. Exactly two win,
     with the two free ids; the others are told none is free."""
     filler = uuid.uuid4()
-    with _upstream(pgbouncer) as conn:
+    with _through(pgbouncer) as conn:
         conn.execute(
             f"INSERT INTO {ids.LEASE_TABLE} AS lease SELECT n, %(filler)s, now() + interval '1 hour'"
             f" FROM generate_series(0, {ids.MAX_MACHINE_ID}) AS n ON CONFLICT (machine_id)"
@@ -180,7 +186,7 @@ def test_processes_minting_through_pgbouncer_hold_distinct_ids_and_mint_unique_i
         assert {_machine(value) for per_thread in r["ids"] for value in per_thread} == {r["machine_id"]}
         for per_thread in r["ids"]:
             assert per_thread == sorted(per_thread), "one thread's ids grow"
-    with _upstream(pgbouncer) as conn:
+    with _through(pgbouncer) as conn:
         holders = {str(h) for (h,) in conn.execute(f"SELECT holder FROM {ids.LEASE_TABLE}").fetchall()}
     assert not holders & {r["holder"] for r in results}, "released at exit"
 
@@ -217,7 +223,7 @@ def test_a_stalled_process_whose_lease_was_taken_over_never_mints_with_it_again(
         time.sleep(0.5)
         proc.send_signal(signal.SIGSTOP)
         time.sleep(ttl + 0.5)
-        with _upstream(pgbouncer) as conn:
+        with _through(pgbouncer) as conn:
             taken = conn.execute(
                 f"UPDATE {ids.LEASE_TABLE} SET holder = gen_random_uuid(), expires_at = now() + interval '1 hour'"
                 " WHERE machine_id = %s AND expires_at < now() RETURNING (extract(epoch FROM now()) * 1000)::bigint",
@@ -305,7 +311,7 @@ def test_the_service_through_pgbouncer_signs_up_and_in_over_rest_and_grpc(pgboun
             answers = list(pool.map(journey, range(48)))
         clients = pgbouncer.show("CLIENTS")
         servers = [s for s in pgbouncer.show("SERVERS") if s["database"] == pgbouncer.upstream["dbname"]]
-        with _upstream(pgbouncer) as conn:
+        with _through(pgbouncer) as conn:
             live = _live_rows(conn)
             minted_by = {_machine(v) for (v,) in conn.execute(
                 "WITH mine AS (SELECT id FROM users WHERE phone_number LIKE '+447407%%')"
