@@ -55,8 +55,6 @@ def test_deliver_email_default_subject():
 def test_deliver_unknown_channel_is_a_value_error():
     with pytest.raises(ValueError, match="carrier-pigeon"):
         deliver(channel="carrier-pigeon", to=PHONE, message=MESSAGE)
-    with pytest.raises(ValueError):
-        deliver_later(channel="push", to=PHONE, message=MESSAGE)
 
 
 def test_deliver_raises_delivery_unavailable_when_the_gateway_fails(gateway):

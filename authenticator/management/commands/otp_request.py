@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...background import wait_idle
-from ...flows.common import identifier_parse
-from ...flows.sign_in_otp import sign_in_otp_request
+from authenticator.core.background import wait_idle
+from authenticator.flows.common import identifier_parse
+from authenticator.flows.sign_in_otp import sign_in_otp_request
 from ..base import FlowCommand, otp_sent_data
 
 

@@ -13,7 +13,7 @@ from accounts.services import user_email_claims_purge
 from otp.services import otps_purge_expired
 from sessions_log.services import login_states_purge
 
-from ...flows.tokens import sessions_expire, tokenizer_purge
+from authenticator.flows.tokens import sessions_expire, tokenizer_purge
 from ..base import FlowCommand, input_error
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...flows.tokens import sessions_list
+from authenticator.flows.tokens import sessions_list
 from ..base import UserCommand, session_data, session_line
 
 

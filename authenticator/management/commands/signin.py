@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...flows.common import identifier_parse
-from ...flows.sign_in_otp import sign_in_otp_verify
+from authenticator.flows.common import identifier_parse
+from authenticator.flows.sign_in_otp import sign_in_otp_verify
 from ..base import (
     FlowCommand,
     cli_device,

@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from sessions_log.models import EndedReason
 
-from ...flows.tokens import session_revoke, sessions_revoke_all
+from authenticator.flows.tokens import session_revoke, sessions_revoke_all
 from ..base import UserCommand
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...flows.signup import signup_start
+from authenticator.flows.signup import signup_start
 from ..base import FlowCommand, otp_sent_data
 
 

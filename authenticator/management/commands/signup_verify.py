@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...flows.signup import signup_verify
+from authenticator.flows.signup import signup_verify
 from ..base import (
     FlowCommand,
     cli_device,

@@ -8,7 +8,7 @@ from typing import Any
 import segno
 from django.core.management.base import CommandParser
 
-from ...flows.staff_otp import MAX_BACKUP_CODES, staff_otp_enrol
+from authenticator.flows.staff_otp import MAX_BACKUP_CODES, staff_otp_enrol
 from ..base import UserCommand, describe_user, operator_label, user_data
 
 
