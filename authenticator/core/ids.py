@@ -13,9 +13,10 @@ same ids. It is chosen, in order:
    expired id, ``INSERT … ON CONFLICT DO UPDATE … WHERE expires_at < now()`` — under a
    random holder token, valid ``LEASE_TTL`` seconds by the database's clock. A heartbeat
    thread renews it every third of that; a renewal that finds the row no longer ours
-   means the lease is lost. Each statement is its own transaction on a short-lived
-   connection, so the lease holds no connection and no session state and works through
-   PgBouncer in transaction pooling (a session advisory lock does not survive that);
+   means the lease is lost. Each statement is its own transaction (autocommit) on one
+   connection the lease keeps, so that renewals go on while the server refuses new
+   connections; nothing lives in the session, so the lease works through PgBouncer in
+   transaction pooling (a session advisory lock does not survive that);
 3. on SQLite (necessarily one host), an exclusive ``flock`` on ``<dir>/<n>.lock``,
    released by the kernel when the process dies.
 
@@ -99,13 +100,13 @@ WITH candidate AS (
     RETURNING machine_id
 )
 SELECT (SELECT n FROM candidate), (SELECT machine_id FROM claimed)
-"""
+"""  # nosec B608 - constants only; every value is a bound parameter
 # Ours as long as the holder token is: nobody else can have held the id in between.
 RENEW = f"""
 UPDATE {LEASE_TABLE} SET expires_at = now() + make_interval(secs => %(ttl)s)
 WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id
-"""
-RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id"
+"""  # nosec B608 - as above
+RELEASE = f"DELETE FROM {LEASE_TABLE} WHERE machine_id = %(machine_id)s AND holder = %(holder)s RETURNING machine_id"  # nosec B608
 
 
 class PostgresLease:
@@ -119,6 +120,8 @@ class PostgresLease:
                          "application_name": "authenticator-sonyflake"}
         self.ttl = ttl
         self._stop = threading.Event()
+        self._conn = None  # one connection, kept between statements and reopened after an error
+        self._conn_lock = threading.Lock()
         # (machine id, holder token, monotonic deadline): replaced whole, read whole.
         self._state: tuple[int, uuid.UUID, float] = self._claim()
         self._heartbeat = threading.Thread(target=self._beat, name="sonyflake-lease", daemon=True)
@@ -135,8 +138,19 @@ class PostgresLease:
     def _execute(self, sql: str, params: dict):
         import psycopg
 
-        with psycopg.connect(**self.conninfo) as conn:
-            return conn.execute(sql, params).fetchone()
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = psycopg.connect(**self.conninfo)
+            try:
+                return self._conn.execute(sql, params).fetchone()
+            except Exception:
+                self._close()
+                raise
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def _deadline(self, sent: float) -> float:
         return sent + self.ttl * (1 - LEASE_MARGIN)
@@ -188,6 +202,8 @@ class PostgresLease:
             self._execute(RELEASE, {"machine_id": machine_id, "holder": holder})
         except Exception as exc:
             logger.warning("Sonyflake machine id %s: release failed (%s); it expires in %ss", machine_id, exc, self.ttl)
+        with self._conn_lock:
+            self._close()
 
 
 class FileLease:
