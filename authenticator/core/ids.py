@@ -28,8 +28,8 @@ process stalled) or once the row is lost, minting raises ``DatabaseUnavailable``
 as for a database outage) until the heartbeat has renewed the row or claimed another
 id: it never mints with a lost one, and never waits on the database itself.
 
-Servers take the lease before they serve (``generator.lease()``, config/startup.py and
-the gRPC server); otherwise it is taken at the first id. A forked child (gunicorn
+Servers take the lease before they serve (``lease_before_serving``: config/wsgi.py,
+config/asgi.py, the gRPC server); otherwise at the first id. A forked child (gunicorn
 workers) drops the parent's lease without releasing it and leases its own; the lease is
 released at exit, and a process that dies leaves its row to expire.
 """
