@@ -122,9 +122,9 @@ def pgbouncer(django_db_setup) -> Iterator[PgBouncer]:
     """A fresh PgBouncer per test (tests stop and start it), on the test database."""
     if not os.path.exists(PGBOUNCER):
         pytest.fail(f"{PGBOUNCER} is missing: `make test` installs it (apt-get install pgbouncer)")
-    bouncer = PgBouncer(upstream_conninfo()).start()
+    bouncer = PgBouncer(upstream_conninfo())
     try:
-        yield bouncer
+        yield bouncer.start()
     finally:
         bouncer.stop()
         shutil.rmtree(bouncer.dir, ignore_errors=True)
