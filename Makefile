@@ -41,9 +41,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 /usr/bin/chromium:
 	$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium
 
+# The Sonyflake lease is tested through Debian's PgBouncer in transaction pooling
+# (tests/scaling); the tests start their own, so the package's service is not needed.
+/usr/sbin/pgbouncer:
+	$(SUDO) apt-get update && $(SUDO) apt-get install -y pgbouncer
+
 ## The whole suite against PostgreSQL and Redis on 127.0.0.1 (DATABASE_URL, REDIS_URL);
 ## the Google sign-in tests start and stop a Firebase Auth Emulator themselves.
-test: install-test node_modules/.installed /usr/bin/chromium
+test: install-test node_modules/.installed /usr/bin/chromium /usr/sbin/pgbouncer
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install

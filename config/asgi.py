@@ -15,9 +15,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_asgi_application()
 
-from config.startup import refuse_to_start_on_check_errors  # noqa: E402 - needs the app loaded
+from authenticator.core.ids import lease_before_serving  # noqa: E402 - needs the app loaded
+from config.startup import refuse_to_start_on_check_errors  # noqa: E402
 
 refuse_to_start_on_check_errors()
+lease_before_serving()  # before the first request's transaction (see the function)
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -96,11 +96,16 @@ ASGI_APPLICATION = "config.asgi.application"
 # PostgreSQL in production (DATABASE_URL), a SQLite file by default. Connections to
 # PostgreSQL come from psycopg's pool; the pool needs CONN_MAX_AGE=0 and is opened lazily
 # (first query), so gunicorn workers each open their own after the fork.
+# DB_PGBOUNCER=1 when DATABASE_URL points at PgBouncer in transaction pooling: no
+# server-side cursors (Django's WITH HOLD cursors outlive the transaction). Prepared
+# statements stay off (Django's prepare_threshold=None; PgBouncer < 1.21 can't route them).
+# See docs/operators/scaling.md.
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DB_PGBOUNCER", default=False)
     if env.bool("DB_POOL", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),

@@ -15,6 +15,8 @@ os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')
 
 application = get_wsgi_application()
 
-from config.startup import refuse_to_start_on_check_errors  # noqa: E402 - needs the app loaded
+from authenticator.core.ids import lease_before_serving  # noqa: E402 - needs the app loaded
+from config.startup import refuse_to_start_on_check_errors  # noqa: E402
 
 refuse_to_start_on_check_errors()
+lease_before_serving()  # before the first request's transaction (see the function)

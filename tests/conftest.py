@@ -43,7 +43,8 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session", autouse=True)
 def _release_sonyflake_lease(django_db_setup):
-    """The id lease holds a connection to the test database: let it go before the drop."""
+    """The id lease's heartbeat connects to the test database: stop it, and free the id,
+    before the drop."""
     yield
     from authenticator.core.ids import generator
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
-    # Sonyflake machine id: None leases one per process (PostgreSQL advisory lock, or a
+    # Sonyflake machine id: None leases one per process (a sonyflake_leases row, or a
     # file lock next to a SQLite database); an int pins it (single-process runs only).
     "SONYFLAKE_MACHINE_ID": None,
     "SONYFLAKE_LOCK_DIR": None,

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from authenticator.core import background
 from authenticator.core.conf import app_settings
+from authenticator.core.ids import lease_before_serving
 
 from .errors import ErrorInterceptor
 from .servicer import SERVICE_NAME, AuthenticatorServicer
@@ -90,6 +91,7 @@ def build_server(*, bind: str | None = None, workers: int | None = None, reuse_p
     port = server.add_insecure_port(bind)
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC server to {bind}")
+    lease_before_serving()
     server.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)

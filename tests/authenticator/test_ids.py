@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -79,19 +81,55 @@ def test_sequence_overflow_waits_for_next_tick_instead_of_repeating():
     assert minted == sorted(minted)
 
 
+def _conninfo() -> dict:
+    s = connection.settings_dict
+    return {"host": s["HOST"] or "127.0.0.1", "user": s["USER"], "dbname": s["NAME"], "port": s["PORT"] or 5432}
+
+
+def _row(conn, machine_id):
+    return conn.execute(f"SELECT holder, expires_at - now() FROM {ids.LEASE_TABLE} WHERE machine_id = %s",
+                        (machine_id,)).fetchone()
+
+
 @pytest.mark.django_db
-def test_postgres_lease_excludes_other_holders_until_released():
-    params = {"host": connection.settings_dict["HOST"] or "127.0.0.1", "user": connection.settings_dict["USER"],
-              "dbname": connection.settings_dict["NAME"], "port": connection.settings_dict["PORT"] or 5432}
-    lease = ids.PostgresLease(params)
-    with psycopg.connect(autocommit=True, **params) as other:
-        taken = other.execute("SELECT pg_try_advisory_lock(%s, %s)", (ids.LOCK_CLASS, lease.machine_id)).fetchone()[0]
-        assert taken is False
-        assert lease.alive()
-        lease.conn.close()  # the process died or its connection dropped
-        assert not lease.alive()
-        free = other.execute("SELECT pg_try_advisory_lock(%s, %s)", (ids.LOCK_CLASS, lease.machine_id)).fetchone()[0]
-        assert free is True
+def test_postgres_lease_is_a_row_others_cannot_claim_until_released(caplog):
+    lease = ids.PostgresLease(_conninfo())
+    other = ids.PostgresLease(_conninfo())
+    try:
+        assert other.machine_id != lease.machine_id
+        with psycopg.connect(autocommit=True, **_conninfo()) as conn:
+            holder, left = _row(conn, lease.machine_id)
+            assert holder == lease.holder
+            assert timedelta(seconds=ids.LEASE_TTL - 5) < left <= timedelta(seconds=ids.LEASE_TTL)
+            # The claim's own condition refuses a live row.
+            stolen = conn.execute(
+                f"INSERT INTO {ids.LEASE_TABLE} AS lease VALUES (%s, gen_random_uuid(), now()) ON CONFLICT (machine_id)"
+                " DO UPDATE SET holder = EXCLUDED.holder WHERE lease.expires_at < now() RETURNING machine_id",
+                (lease.machine_id,)).fetchone()
+            assert stolen is None
+            assert lease.current() == lease.machine_id and lease.renew()
+            with caplog.at_level(logging.WARNING, logger="authenticator.core.ids"):
+                lease.release()
+            assert not caplog.records, caplog.text
+            assert lease.current() is None and not lease.renew()
+            assert _row(conn, lease.machine_id) is None
+            assert _row(conn, other.machine_id)[0] == other.holder
+    finally:
+        lease.release()
+        other.release()
+
+
+@pytest.mark.django_db
+def test_postgres_lease_heartbeat_renews_before_expiry():
+    lease = ids.PostgresLease(_conninfo(), ttl=1.5)
+    try:
+        with psycopg.connect(autocommit=True, **_conninfo()) as conn:
+            time.sleep(4)  # well past the first expiry: the heartbeat kept it
+            assert lease.current() == lease.machine_id
+            holder, left = _row(conn, lease.machine_id)
+            assert holder == lease.holder and left > timedelta(0)
+    finally:
+        lease.release()
 
 
 def test_file_lease_gives_distinct_ids_per_holder(tmp_path):
