@@ -124,9 +124,12 @@ def _signup_write(*, phone: str, country: str, name: str, salutation: str | None
             user = user_create(
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
             )
-        else:
+        elif not (user.is_staff or user.is_superuser or user.has_usable_password()):
             # Not verified yet: whoever verifies the phone owns the account, and the
-            # details of the latest sign-up are the ones they asked for.
+            # details of the latest sign-up are the ones they asked for. An account staff
+            # made (staff, or with an admin password) keeps the details staff gave it:
+            # its phone's owner may still verify it, but a stranger's sign-up of the
+            # number rewrites nothing.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
         _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone, ip=ip)
     return code_message(code=code, purpose="signup")

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from accounts.models import User, UserStatus
+from accounts.models import StatusHistory, User, UserStatus
 from sessions_log.models import LoginStatus
 from tests.factories import LoginStateFactory, UserFactory
 
@@ -388,3 +388,53 @@ def test_support_cannot_activate_an_unverified_account_by_way_of_blocked(superus
         client.post(f"/admin/accounts/user/{squatter.pk}/support/{kind}/", {"apply": "1", "reason": "ticket 9"})
     squatter.refresh_from_db()
     assert squatter.status == UserStatus.BLOCKED and squatter.phone_verified_at is None
+
+
+# --- what the outside review of issue 12 found ------------------------------------------
+
+
+def _support_client(client, perms):
+    from tests.factories import UserFactory as _UF
+
+    support = _UF(is_staff=True)
+    for codename in perms:
+        app, _, code = codename.partition(".")
+        support.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=code))
+    client.force_login(support)
+    return support
+
+
+def test_support_filters_only_by_the_filters_a_page_offers(client):
+    from otp.models import Otp
+    from otp.services import otp_issue
+
+    owner = UserFactory()
+    otp_issue(user_id=owner.pk, purpose="signin", channel="sms", sent_to=owner.phone_number)
+    digest = Otp.objects.get(user=owner).otp
+    _support_client(client, ["otp.view_otp", "accounts.view_user"])
+
+    # The hidden HMAC column can't be read a character at a time, nor superusers picked out.
+    assert client.get(f"/admin/otp/otp/?otp__startswith={digest[:2]}").status_code == 400
+    assert client.get("/admin/accounts/user/?is_superuser__exact=1").status_code == 400
+    # The filters the pages offer still work.
+    assert client.get("/admin/otp/otp/?channel__exact=sms").status_code == 200
+    assert client.get("/admin/accounts/user/?status__exact=active&is_staff__exact=1").status_code == 200
+
+
+def test_a_superuser_still_filters_by_any_field(client):
+    boss = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    assert client.get("/admin/accounts/user/?is_superuser__exact=1").status_code == 200
+
+
+def test_support_reads_no_history_page_of_any_model(client):
+    from otp.models import OtpLockoutReset
+
+    owner = UserFactory()
+    from django.utils import timezone
+
+    reset = OtpLockoutReset.objects.create(user=owner, channel="sms", reason="r", reset_at=timezone.now())
+    _support_client(client, ["otp.view_otplockoutreset", "accounts.view_statushistory"])
+    assert client.get(f"/admin/otp/otplockoutreset/{reset.pk}/history/").status_code == 403
+    history = StatusHistory.objects.record(user=owner, previous_status="unverified", status="active", reason="signup")
+    assert client.get(f"/admin/accounts/statushistory/{history.pk}/history/").status_code == 403

@@ -151,6 +151,28 @@ def test_signing_up_again_before_verifying_replaces_the_details(api):
     assert (user.name, user.email) == ("Ann", None)
 
 
+@pytest.mark.parametrize("made_by_staff", [
+    pytest.param({"is_staff": True}, id="staff account"),
+    pytest.param({"password": "a-long-passphrase-for-staff"}, id="admin password"),
+])
+def test_a_strangers_sign_up_does_not_rewrite_an_account_staff_made(api, made_by_staff):
+    """A pending account made in the admin keeps the details staff gave it; its phone's
+    owner can still verify it by signing up."""
+    user = UserFactory(phone_number=PHONE, status="unverified", name="New Staff", email="staff@example.com",
+                       email_verified_at=None, phone_verified_at=None, **made_by_staff)
+    response = api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Hacked",
+                                                 "email": "evil@example.com"}, format="json")
+    assert response.status_code == 202
+    wait_idle()
+    user.refresh_from_db()
+    assert (user.name, user.email, user.status) == ("New Staff", "staff@example.com", "unverified")
+
+    response = api.post("/api/v1/auth/signup/verify", {"phone_number": PHONE, "otp": last_code_to(PHONE)}, format="json")
+    assert response.status_code == 201, response.content
+    user.refresh_from_db()
+    assert (user.name, user.email, user.status) == ("New Staff", "staff@example.com", "active")
+
+
 def _state(phone: str, state: str) -> None:
     from django.utils import timezone
 

@@ -106,8 +106,8 @@ def test_db_pgbouncer_turns_server_side_cursors_off_and_prepared_statements_stay
 
 @pytest.mark.slow
 def test_claims_racing_through_pgbouncer_for_the_last_free_ids_each_get_one_holder(pgbouncer):
-    """All ids but two leased: twelve claimers start at once, five rounds. Exactly two win,
-    with the two free ids; the others are told none is free."""
+    """All ids but two leased: twelve claimers start at once, five rounds. The two free ids
+    are won, each by one claimer; the others are told none is free."""
     filler = uuid.uuid4()
     with _through(pgbouncer) as conn:
         conn.execute(
@@ -132,7 +132,11 @@ def test_claims_racing_through_pgbouncer_for_the_last_free_ids_each_get_one_hold
                 with ThreadPoolExecutor(12) as pool:
                     leases = [lease for lease in pool.map(lambda _: claim(), range(12)) if lease is not None]
                 try:
-                    assert sorted(lease.machine_id for lease in leases) == sorted(free)
+                    claimed = [lease.machine_id for lease in leases]
+                    assert len(claimed) == len(set(claimed))  # never one id to two claimers
+                    # Both free ids are won; an id another process of the suite gave back
+                    # meanwhile (a server stopping) may be won too, but only by one.
+                    assert set(free) <= set(claimed), (claimed, free)
                     live = _live_rows(conn)
                     assert {live[lease.machine_id] for lease in leases} == {lease.holder for lease in leases}
                 finally:
