@@ -8,7 +8,14 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from .models import User, UserStatus
+from .models import StaffChange, User, UserStatus
+
+
+def user_made_by_staff(*, user: User) -> bool:
+    """Whether staff made or changed the account in the admin (a staff account, one with an
+    admin password, or one with a staff change on record)."""
+    return bool(user.is_staff or user.is_superuser or user.has_usable_password()
+                or StaffChange.objects.filter(user_id=user.pk).exists())
 
 
 def user_get_by_phone(*, phone_number: str) -> User | None:

@@ -94,6 +94,9 @@ class SocialIdentityInline(ReadOnly, admin.TabularInline):
 AUDIT_FIELDS = ("changed_at", "field", "old_value", "new_value", "reason", "actor")
 
 
+ROLE_FIELDS = ("is_staff", "is_superuser", "is_active", "groups", "user_permissions", "password", "second_factor")
+
+
 class StaffChangeInline(ReadOnly, admin.TabularInline):
     model = StaffChange
     fk_name = "user"
@@ -108,6 +111,14 @@ class StaffChangeInline(ReadOnly, admin.TabularInline):
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see the account sees who changed it.
         return request.user.has_perm("accounts.view_user") or request.user.has_perm("accounts.change_user")
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        # Support sees no staff fields, so no changes of them either (who was made staff
+        # or superuser, passwords, second factors).
+        return rows.exclude(field__in=ROLE_FIELDS)
 
 
 INLINES = [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
@@ -212,6 +223,10 @@ class SupportUserCreationForm(forms.ModelForm):
 class UserAdmin(BaseUserAdmin):
     list_display = ("id", "phone_number", "name", "email", "status", "type", "tier", "level", "country_id", "created_at")
     list_filter = ("status", "type", "tier", "level", "country_id", "is_staff")
+
+    def get_list_filter(self, request):
+        # Who is staff is a staff field: superusers only (and so only they may filter by it).
+        return self.list_filter if request.user.is_superuser else tuple(f for f in self.list_filter if f != "is_staff")
     search_fields = ("phone_number", "email", "name")
     search_help_text = "A phone number in any common format (local numbers: your country's), an email, a name or an id."
     ordering = ("-created_at",)

@@ -47,7 +47,7 @@ class OtpAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("created_at", "user", "purpose", "channel", "attempts", "expired_at", "consumed_at")
     list_filter = ("purpose", "channel")
     search_fields = ("user__phone_number", "user__email", "user__name")
-    exclude = ("otp",)
+    exclude = ("otp", "asked_from")  # a hash each: of the code, and of the asking address
     readonly_fields = ("user", "purpose", "channel", "sent_to", "attempts", "born_attempts", "created_at", "expired_at",
                        "consumed_at", "account_lockout")
     list_select_related = ("user",)

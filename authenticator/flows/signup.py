@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
-from accounts.selectors import user_get_by_phone
+from accounts.selectors import user_get_by_phone, user_made_by_staff
 from accounts.services import (
     phone_and_country,
     user_create,
@@ -124,10 +124,10 @@ def _signup_write(*, phone: str, country: str, name: str, salutation: str | None
             user = user_create(
                 phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
             )
-        elif not (user.is_staff or user.is_superuser or user.has_usable_password()):
+        elif not user_made_by_staff(user=user):
             # Not verified yet: whoever verifies the phone owns the account, and the
             # details of the latest sign-up are the ones they asked for. An account staff
-            # made (staff, or with an admin password) keeps the details staff gave it:
+            # made or changed in the admin keeps the details staff gave it:
             # its phone's owner may still verify it, but a stranger's sign-up of the
             # number rewrites nothing.
             user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)

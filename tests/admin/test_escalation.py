@@ -418,7 +418,7 @@ def test_support_filters_only_by_the_filters_a_page_offers(client):
     assert client.get("/admin/accounts/user/?is_superuser__exact=1").status_code == 400
     # The filters the pages offer still work.
     assert client.get("/admin/otp/otp/?channel__exact=sms").status_code == 200
-    assert client.get("/admin/accounts/user/?status__exact=active&is_staff__exact=1").status_code == 200
+    assert client.get("/admin/accounts/user/?status__exact=active&country_id__exact=GB").status_code == 200
 
 
 def test_a_superuser_still_filters_by_any_field(client):
@@ -438,3 +438,23 @@ def test_support_reads_no_history_page_of_any_model(client):
     assert client.get(f"/admin/otp/otplockoutreset/{reset.pk}/history/").status_code == 403
     history = StatusHistory.objects.record(user=owner, previous_status="unverified", status="active", reason="signup")
     assert client.get(f"/admin/accounts/statushistory/{history.pk}/history/").status_code == 403
+
+
+def test_support_sees_no_staff_field_changes_and_no_staff_filter(client):
+    from accounts.services import staff_change_record
+
+    boss = UserFactory(is_staff=True, is_superuser=True)
+    target = UserFactory()
+    staff_change_record(user=target, actor=boss, field="is_superuser", old=False, new=True, reason="")
+    staff_change_record(user=target, actor=boss, field="password", reason="password set")
+    staff_change_record(user=target, actor=boss, field="name", old="A", new="Bea", reason="typo")
+    _support_client(client, ["accounts.view_user"])
+
+    page = client.get(f"/admin/accounts/user/{target.pk}/change/").content.decode()
+    assert "Bea" in page and "typo" in page  # the audit of what support may see stays
+    assert "is_superuser" not in page and "password set" not in page
+    assert client.get("/admin/accounts/user/?is_staff__exact=1").status_code == 400
+
+    client.force_login(boss)
+    page = client.get(f"/admin/accounts/user/{target.pk}/change/").content.decode()
+    assert "is_superuser" in page and "password set" in page

@@ -154,12 +154,16 @@ def test_signing_up_again_before_verifying_replaces_the_details(api):
 @pytest.mark.parametrize("made_by_staff", [
     pytest.param({"is_staff": True}, id="staff account"),
     pytest.param({"password": "a-long-passphrase-for-staff"}, id="admin password"),
+    pytest.param({}, id="added by support, no password"),
 ])
 def test_a_strangers_sign_up_does_not_rewrite_an_account_staff_made(api, made_by_staff):
     """A pending account made in the admin keeps the details staff gave it; its phone's
     owner can still verify it by signing up."""
+    from accounts.models import StaffChange
+
     user = UserFactory(phone_number=PHONE, status="unverified", name="New Staff", email="staff@example.com",
                        email_verified_at=None, phone_verified_at=None, **made_by_staff)
+    StaffChange.objects.create(user=user, field="name", new_value="New Staff", reason="created in the admin")
     response = api.post("/api/v1/auth/signup", {"phone_number": PHONE, "country_id": "GB", "name": "Hacked",
                                                  "email": "evil@example.com"}, format="json")
     assert response.status_code == 202
