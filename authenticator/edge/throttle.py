@@ -10,13 +10,10 @@ apply. A cache outage lets calls through (logged) rather than taking sign-in dow
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 
 from authenticator.core.errors import RateLimited
 from authenticator.core.throttling import requests_in_window
@@ -43,35 +40,16 @@ def rate(scope: str) -> tuple[int, int] | None:
 
 
 def throttle(*, scope: str | None, key: str) -> None:
-    """Count one call of ``key`` in ``scope``'s current window; RateLimited past its rate.
-
-    On Redis a fixed window counted by one atomic INCR (one round trip, O(1) memory); on
-    any other cache the same window through Django's cache API.
-    """
+    """Count one call of ``key`` in ``scope``'s current window
+    (``core.throttling.requests_in_window``); RateLimited past its rate."""
     try:
         limit = rate(scope) if scope else None
         if limit is None:
             return
         calls, duration = limit
-        counted = requests_in_window(scope=scope, ident=key, duration=duration)
-        if counted is None:
-            counted = _counted_in_cache(scope=scope, key=key, duration=duration)
+        count, wait = requests_in_window(scope=scope, ident=key, duration=duration)
     except Exception:  # noqa: BLE001 - a cache outage must not take sign-in down
         log.warning("throttle skipped: cache unavailable", exc_info=True)
         return
-    count, wait = counted
-    if count > calls:
+    if count is not None and count > calls:  # None: the cache went away meanwhile
         raise RateLimited(retry_after=math.ceil(wait or 1))
-
-
-def _counted_in_cache(*, scope: str, key: str, duration: int) -> tuple[int, float]:
-    now = time.time()
-    window = int(now // duration)
-    name = f"throttle:{scope}:{window}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-    cache.add(name, 0, timeout=duration + 1)
-    try:
-        count = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.set(name, 1, timeout=duration + 1)
-        count = 1
-    return count, (window + 1) * duration - now

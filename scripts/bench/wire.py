@@ -14,11 +14,12 @@ The proxy forwards bytes untouched; PostgreSQL's answers are not parsed.
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
+
+from scripts.prove.fakes import TcpProxy
 
 SSL_REQUEST, GSSENC_REQUEST = 80877103, 80877104
 
@@ -74,19 +75,17 @@ class _ClientStream:
 
 
 class CountingProxy:
-    """Listens on a free local port and forwards to the PostgreSQL server of ``database_url``."""
+    """Listens on a free local port and forwards to the PostgreSQL server of ``database_url``
+    (the proofs' ``TcpProxy``), counting the statements its clients send."""
 
     def __init__(self, database_url: str) -> None:
         parts = urlsplit(database_url)
-        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
         self._parts = parts
         self.counts: Counter = Counter()
         self._lock = threading.Lock()
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.port = self._listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
+        self._proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432,
+                               tap=lambda: _ClientStream(self.counts, self._lock).feed)
+        self.port = self._proxy.port
 
     @property
     def url(self) -> str:
@@ -95,7 +94,7 @@ class CountingProxy:
         return urlunsplit((self._parts.scheme, f"{auth}127.0.0.1:{self.port}", self._parts.path, self._parts.query, ""))
 
     def start(self) -> CountingProxy:
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._proxy.start()
         return self
 
     def reset(self) -> None:
@@ -107,43 +106,4 @@ class CountingProxy:
             return Counter(self.counts)
 
     def stop(self) -> None:
-        self._listener.close()
-        for sock in self._sockets:
-            _close(sock)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            self._sockets += [client, upstream]
-            stream = _ClientStream(self.counts, self._lock)
-            threading.Thread(target=self._pipe, args=(client, upstream, stream.feed), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket, feed) -> None:
-        try:
-            while data := src.recv(65536):
-                if feed is not None:
-                    feed(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        _close(src)
-        _close(dst)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
+        self._proxy.stop()

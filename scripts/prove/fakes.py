@@ -18,6 +18,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -89,8 +90,16 @@ def refused_url() -> str:
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    """Forwards a free local port to ``target``; ``down``/``kill_one`` for fault proofs.
+
+    ``tap``, if given, is called once per connection and returns a function fed every
+    chunk the client sends (the benchmark's statement counter reads the wire this way).
+    """
+
+    def __init__(self, target_host: str, target_port: int,
+                 tap: Callable[[], Callable[[bytes], None]] | None = None) -> None:
         self.target = (target_host, target_port)
+        self._tap = tap
         self.port = free_port()
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
@@ -154,12 +163,15 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+            feed = self._tap() if self._tap is not None else None
+            threading.Thread(target=self._pipe, args=(client, upstream, feed), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, feed: Callable[[bytes], None] | None) -> None:
         try:
             while data := src.recv(65536):
+                if feed is not None:
+                    feed(data)
                 dst.sendall(data)
         except OSError:
             pass
