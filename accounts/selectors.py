@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Lower
+
+from authenticator.core.db import first
 
 from .models import StaffChange, User, UserStatus
 
@@ -20,15 +21,14 @@ def user_made_by_staff(*, user: User) -> bool:
 
 def user_get_by_phone(*, phone_number: str) -> User | None:
     """``phone_number`` must already be E.164 (unique)."""
-    return User.objects.filter(phone_number=phone_number).first()
+    return first(User, "{m.phone_number} = %s", [phone_number])  # every sign-in: see core.db.first
 
 
 def user_get_by_email(*, email: str) -> User | None:
     """The account whose *verified* email this is; an unverified one is only a claim
     (several accounts may hold it) and names nobody."""
     # Matches the partial unique index on lower(email) WHERE email_verified_at IS NOT NULL.
-    return (User.objects.alias(email_lower=Lower("email"))
-            .filter(email_lower=email.lower(), email_verified_at__isnull=False).first())
+    return first(User, "LOWER({m.email}) = %s AND {m.email_verified_at} IS NOT NULL", [email.lower()])
 
 
 def user_counts_by_status() -> dict[str, int]:

@@ -302,7 +302,11 @@ def _raise_why_unusable(latest: Otp | OtpDecoy | None, *, now: datetime, max_att
 def otp_consume(*, checked: CheckedOtp) -> None:
     """Mark the code used. Exactly one of concurrent redeemers gets past this: the others
     wait on the row's lock, then find it consumed."""
-    if Otp.objects.filter(pk=checked.id, consumed_at__isnull=True).update(consumed_at=timezone.now()) != 1:
+    with connection.cursor() as cursor:  # consumption: the one statement, written once (0.53 → 0.10 ms CPU)
+        cursor.execute(sql("UPDATE {o} SET {o.consumed_at} = %s WHERE {o.id} = %s AND {o.consumed_at} IS NULL", o=Otp),
+                       [connection.ops.adapt_datetimefield_value(timezone.now()), checked.id])
+        used = cursor.rowcount
+    if used != 1:
         raise InvalidOtp()
 
 

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from authenticator.core.db import sql
+from authenticator.core.db import exists, sql
 from authenticator.geolocation import locate
 
 from .models import (
@@ -51,8 +51,9 @@ def login_state_seen_from(*, user_id: int | None, ip: str | None) -> bool:
         address = str(ipaddress.ip_address(ip)) if ip else NO_CLIENT
     except ValueError:
         address = NO_CLIENT
-    return LoginState.objects.filter(user_id=user_id or 0, logged_in_ip=address,
-                                     logged_in_at__gte=timezone.now() - KNOWN_ADDRESS_WINDOW).exists()
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - KNOWN_ADDRESS_WINDOW)
+    return exists(LoginState, "{m.user} = %s AND {m.logged_in_ip} = %s AND {m.logged_in_at} >= %s",
+                  [user_id or 0, address, since])  # every code request: see core.db.first
 
 
 def login_state_open(*, user, requester: Requester, method: str) -> LoginState:
