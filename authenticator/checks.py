@@ -7,7 +7,9 @@ start at all instead of failing one request at a time.
 Ids: ``authenticator.E101`` the cache is per process (local memory, dummy) or per host
 (files): a sign-out in one process would not reach the others' cached introspections,
 nor throttles be shared; ``authenticator.E102`` TOKENIZER_URL is plain http:// to a host
-that is not this one, without TOKENIZER_ALLOW_PLAINTEXT.
+that is not this one, without TOKENIZER_ALLOW_PLAINTEXT; ``authenticator.E103`` the SMS
+budgets' or the challenge's settings can't be read (whatever DEBUG says: a budget that
+does not parse must not start as "no budget").
 """
 
 from __future__ import annotations
@@ -61,3 +63,38 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_sms_guard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The SMS budgets and the challenge: every setting readable, and a challenge where one
+    is asked for."""
+    from authenticator.core.budgets import country_overrides
+
+    problems = []
+    try:
+        for country, limit in country_overrides().items():
+            if len(country) != 2 or not country.isalpha() or limit < 0:
+                problems.append(f"SMS_BUDGET_COUNTRY_OVERRIDES: {country}:{limit} is not ISO code:non-negative number")
+    except (TypeError, ValueError):
+        problems.append("SMS_BUDGET_COUNTRY_OVERRIDES must read like GB:2000,NG:20")
+    for name in ("SMS_BUDGET_PER_COUNTRY_HOUR", "SMS_BUDGET_GLOBAL_HOUR", "SMS_PREFIX_MAX_NUMBERS", "CHALLENGE_IP_MAX_NUMBERS"):
+        if int(getattr(app_settings, name)) < 0:
+            problems.append(f"{name} must be 0 (no limit) or more")
+    if not 1 <= int(app_settings.SMS_PREFIX_DIGITS) <= 15 or int(app_settings.SMS_PREFIX_WINDOW) < 1:
+        problems.append("SMS_PREFIX_DIGITS must be 1 to 15, SMS_PREFIX_WINDOW at least 1 second")
+    if str(app_settings.CHALLENGE_MODE).lower() not in ("always", "at_risk"):
+        problems.append("CHALLENGE_MODE must be always or at_risk")
+    check = str(app_settings.SIGNUP_COUNTRY_CHECK).lower()
+    if check not in ("off", "challenge", "refuse"):
+        problems.append("SIGNUP_COUNTRY_CHECK must be off, challenge or refuse")
+    if app_settings.CHALLENGE_VERIFIER:
+        try:
+            from authenticator.challenge import challenge_verifier
+
+            challenge_verifier()
+        except Exception as exc:  # noqa: BLE001 - any failure to build it is a configuration error
+            problems.append(f"CHALLENGE_VERIFIER {app_settings.CHALLENGE_VERIFIER} can't be made: {exc}")
+    elif check == "challenge":
+        problems.append("SIGNUP_COUNTRY_CHECK=challenge needs a CHALLENGE_VERIFIER")
+    return [Error(text, hint="See docs/operators/configuration.md (SMS budgets, the challenge).", id="authenticator.E103")
+            for text in problems]

@@ -4,4 +4,4 @@ Django's admin autodiscovery imports ``authenticator.admin``; the pages of each 
 are registered by the modules below.
 """
 
-from . import accounts, otp, sessions_log  # noqa: F401 - registers the pages
+from . import accounts, otp, sessions_log, sms  # noqa: F401 - registers the pages

@@ -29,14 +29,16 @@ from .throttles import CallerThrottle
 
 def errors(*codes: int) -> dict:
     text = {
-        400: "Invalid request (code: invalid_request, invalid_otp, otp_expired, malformed_request)",
+        400: "Invalid request (code: invalid_request, invalid_otp, otp_expired, malformed_request, "
+             "challenge_required, challenge_failed)",
         401: "Missing, invalid or revoked token (not_authenticated, invalid_token)",
         403: "Account cannot sign in (account_blocked, account_suspended, account_deleted, account_unverified)",
         404: "Not found (not_found)",
         409: "Conflict (phone_number_taken, email_taken)",
         413: "Body too large (request_too_large)",
-        429: "Rate limited (rate_limited, too_many_attempts); see Retry-After",
-        503: "A dependency is down (tokenizer_unavailable, delivery_unavailable, service_unavailable); retry later",
+        429: "Rate limited (rate_limited, too_many_attempts, sms_budget_exceeded); see Retry-After",
+        503: "A dependency is down (tokenizer_unavailable, delivery_unavailable, challenge_unavailable, "
+             "service_unavailable); retry later",
     }
     return {code: OpenApiResponse(out.ErrorOut, description=text[code]) for code in codes}
 

@@ -34,6 +34,24 @@ DEFAULTS: dict[str, Any] = {
     # so an attack on the phone number leaves email codes working, and the other way round.
     "OTP_ACCOUNT_MAX_FAILURES": 100,
     "OTP_FAILURE_WINDOW": 30 * 24 * 3600,
+    # SMS budgets against pumping (authenticator.core.budgets); 0 = no limit.
+    "SMS_ALLOWED_COUNTRIES": [],  # ISO alpha-2 codes the service texts; empty = all
+    "SMS_BUDGET_PER_COUNTRY_HOUR": 500,
+    "SMS_BUDGET_COUNTRY_OVERRIDES": {},  # {"GB": 2000, "NG": 20}, or "GB:2000,NG:20"
+    "SMS_BUDGET_GLOBAL_HOUR": 2000,
+    "SMS_PREFIX_DIGITS": 8,  # digits of the E.164 number, country code included
+    "SMS_PREFIX_WINDOW": 600,
+    "SMS_PREFIX_MAX_NUMBERS": 10,
+    # The challenge hook (authenticator.challenge): a dotted path, empty = none.
+    "CHALLENGE_VERIFIER": "",
+    "CHALLENGE_MODE": "at_risk",  # always | at_risk
+    "CHALLENGE_RISK_FRACTION": 0.8,
+    "CHALLENGE_IP_MAX_NUMBERS": 3,
+    "CHALLENGE_TIMEOUT": 5.0,
+    "TURNSTILE_SECRET": "",
+    "TURNSTILE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    # A sign-up from an address that geolocates to another country than its country_id.
+    "SIGNUP_COUNTRY_CHECK": "off",  # off | challenge | refuse
     "SMS_SENDER": "otp.channels.ConsoleSmsSender",
     "SMS_GATEWAY_URL": "",
     "SMS_GATEWAY_KEY": "",

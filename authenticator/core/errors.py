@@ -63,6 +63,23 @@ class RateLimited(ApplicationError):
         super().__init__(detail, extra={"retry_after": self.retry_after})
 
 
+class SmsBudgetExceeded(RateLimited):
+    """Past an SMS budget (a country's or the global hour, or a tripped prefix range):
+    the same for every number of it, known or not."""
+
+    code, detail = "sms_budget_exceeded", "Too many codes are being sent to this destination; try again later."
+
+
+class ChallengeRequired(ApplicationError):
+    """This request needs a solved challenge (``challenge_token``) and came without one."""
+
+    http_status, code, detail, grpc_status, exit_code = 400, "challenge_required", "Solve the challenge and send its token.", "FAILED_PRECONDITION", 11
+
+
+class ChallengeFailed(ChallengeRequired):
+    code, detail = "challenge_failed", "The challenge token is not valid; solve the challenge again."
+
+
 class NotAuthenticated(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 401, "not_authenticated", "Authentication credentials were not provided.", "UNAUTHENTICATED", 5
 
@@ -137,6 +154,12 @@ class DeliveryUnavailable(ServiceUnavailable):
 
 class IdentityProviderUnavailable(ServiceUnavailable):
     code, detail = "identity_provider_unavailable", "Google sign-in is unavailable; try again shortly."
+
+
+class ChallengeUnavailable(ServiceUnavailable):
+    """The challenge's verifier can't be reached: a request that needs it is refused (fail closed)."""
+
+    code, detail = "challenge_unavailable", "The challenge can't be checked right now; try again shortly."
 
 
 class DatabaseUnavailable(ServiceUnavailable):

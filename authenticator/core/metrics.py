@@ -8,7 +8,9 @@ What is counted, and where:
   locked), by channel and purpose (the flows);
 - sign-ins by method (``otp_sms``, ``otp_email``, ``google``) (``sign_in_complete``);
 - Tokenizer calls: latency by call, errors by call and kind (``InstrumentedTokenizer``,
-  around the real client, so cached introspections are not counted as calls).
+  around the real client, so cached introspections are not counted as calls);
+- SMS budgets: requests counted per destination country, refusals and trips per budget
+  (``authenticator.core.budgets``), challenge tokens checked by answer.
 
 Several processes (gunicorn workers) share nothing, so each would answer only its own
 numbers. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by every worker
@@ -65,6 +67,15 @@ TOKENIZER_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 TOKENIZER_ERRORS = Counter("authn_tokenizer_errors_total", "Tokenizer calls that failed", ["call", "error"])
+# SMS budgets (authenticator.core.budgets): counted at request time for every number alike,
+# so, like the OTP counters, they say nothing about any one account.
+SMS_BUDGETED = Counter("authn_sms_budgeted_total", "Code requests by SMS the budgets counted, by destination country "
+                       "(challenged: let through past a budget or a risk signal by a solved challenge)", ["country", "challenged"])
+SMS_BUDGET_REFUSED = Counter("authn_sms_budget_refused_total", "Code requests by SMS past a budget (refused or sent to "
+                             "a challenge)", ["budget", "country"])
+SMS_BUDGET_TRIPS = Counter("authn_sms_budget_trips_total", "Budgets that tripped (first refusal of a budget in its "
+                           "window, per process): alert on any increase", ["budget", "country"])
+CHALLENGES = Counter("authn_challenges_total", "Challenge tokens checked, by the answer", ["action", "result"])
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -104,6 +115,23 @@ def otp_answer_counted(*, channel: str, purpose: str) -> Iterator[None]:
         OTP_FAILED.labels(**labels, reason="invalid").inc()
         raise
     OTP_VERIFIED.labels(**labels).inc()
+
+
+def sms_budgeted(*, country: str, challenged: bool) -> None:
+    SMS_BUDGETED.labels(country=country, challenged="yes" if challenged else "no").inc()
+
+
+def sms_budget_refused(*, budget: str, country: str) -> None:
+    SMS_BUDGET_REFUSED.labels(budget=budget, country=country).inc()
+
+
+def sms_budget_tripped(*, budget: str, country: str) -> None:
+    SMS_BUDGET_TRIPS.labels(budget=budget, country=country).inc()
+
+
+def challenge_checked(*, action: str, result: str) -> None:
+    """``result``: passed, failed, missing, unavailable."""
+    CHALLENGES.labels(action=action, result=result).inc()
 
 
 def sign_in(*, method: str) -> None:

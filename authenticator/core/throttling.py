@@ -7,8 +7,10 @@ yours, and the cap still bounds the texts a number receives (from many addresses
 flood can use it up for the hour — the price of not letting anyone text a number
 without limit). Applied the same way to known and unknown identifiers, so a limit never
 tells whether an account exists. Keys hold a hash of the normalised identifier, never the number or email.
-When the cache is down the limits fail open (logged): the wrong-try limit, which is what
-stops guessing, lives in PostgreSQL and still holds.
+When the cache is down the limits do not fail open: the same rules run on the database
+(``authenticator.core.limits``, one upsert per count), so losing Redis neither lifts the
+cooldown nor the hourly caps (logged at each fallback). With the database down too the
+request fails (503), and no code is sent.
 
 On Redis each check is one atomic script — one round trip on the hot, unauthenticated
 path; on any other cache (the embedded local-memory default) the same rules run through
@@ -23,6 +25,7 @@ import time
 
 from django.core.cache import cache
 
+from . import limits
 from .conf import app_settings
 from .errors import RateLimited
 
@@ -91,6 +94,7 @@ def otp_send_allowed(*, identifier: str, purpose: str, ip: str | None = None, ow
     window = int(now // 3600)
     cooldown_key, hour_key = _key("cooldown", asker), _key(f"hour{window}", asker)
     identifier_key = _key(f"hour{window}", ident)
+    counters = ((hour_key, per_hour), (identifier_key, per_identifier))
     try:
         script = _redis_script(_SEND_SCRIPT)
         if script is not None:
@@ -102,21 +106,39 @@ def otp_send_allowed(*, identifier: str, purpose: str, ip: str | None = None, ow
             if state == 2:
                 raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
             return
-        _send_allowed_by_cache_api(now, cooldown, window, cooldown_key, ((hour_key, per_hour), (identifier_key, per_identifier)))
+        if _send_allowed_by_cache_api(now, cooldown, window, cooldown_key, counters):
+            return
     except RateLimited:
         raise
-    except Exception:  # noqa: BLE001 - cache outage: fail open, see module docstring
-        log.warning("otp send limit skipped: cache unavailable", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - cache outage: the database counts instead, see module docstring
+        log.warning("otp send limit counted on the database: cache unavailable (%s)", type(exc).__name__)
+    else:
+        log.warning("otp send limit counted on the database: cache unavailable")
+    _send_allowed_by_database(now, cooldown, window, cooldown_key, counters)
+
+
+def _send_allowed_by_database(now: float, cooldown: int, window: int, cooldown_key: str,
+                              counters: tuple[tuple[str, int], ...]) -> None:
+    """The Redis script's rules, statement by statement on the database."""
+    if cooldown > 0:
+        until = limits.deadline_set(key=cooldown_key, now=now, until=now + cooldown)
+        if until is not None:
+            raise RateLimited(retry_after=int(until - now) + 1)
+    for hour_key, cap in counters:
+        count = limits.counter_add(key=hour_key, expires=(window + 1) * 3600)
+        if count is not None and count > cap:
+            raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
 
 
 def _send_allowed_by_cache_api(now: float, cooldown: int, window: int, cooldown_key: str,
-                               counters: tuple[tuple[str, int], ...]) -> None:
+                               counters: tuple[tuple[str, int], ...]) -> bool:
+    """The rules through Django's cache API; False when the cache turned out to be down
+    (nothing counted yet: the database counts instead)."""
     added = cache.add(cooldown_key, now + cooldown, timeout=cooldown) if cooldown > 0 else True
     if added is None:
         # django-redis swallowed a connection error (DJANGO_REDIS_IGNORE_EXCEPTIONS) and
-        # answers None, not False: the cache is down, so fail open, as documented.
-        log.warning("otp send limit skipped: cache unavailable")
-        return
+        # answers None, not False: the cache is down.
+        return False
     if not added:
         until = cache.get(cooldown_key) or (now + cooldown)
         raise RateLimited(retry_after=int(until - now) + 1)
@@ -129,6 +151,7 @@ def _send_allowed_by_cache_api(now: float, cooldown: int, window: int, cooldown_
             count = 1
         if count is not None and count > cap:  # None: the cache went away meanwhile
             raise RateLimited(retry_after=int((window + 1) * 3600 - now) + 1)
+    return True
 
 
 def requests_in_window(*, scope: str, ident: str, duration: int) -> tuple[int, float]:

@@ -136,6 +136,12 @@ def continuation() -> serializers.CharField:
                 help_text="From POST /auth/google: links that Google account once the phone is verified")
 
 
+def challenge() -> serializers.CharField:
+    return text(2048, required=False, allow_blank=True, allow_null=True, default="",
+                help_text="A solved challenge's token (e.g. Cloudflare Turnstile's), when the service asks for one "
+                          "(challenge_required); ignored when none is configured")
+
+
 def _identifier(attrs: dict[str, Any]):
     return identifier_parse(phone_number=attrs.get("phone_number"), email=attrs.get("email"),
                             country_id=attrs.get("country_id"))
@@ -150,11 +156,13 @@ class SignupIn(StrictSerializer):
     salutation = text(32, required=False, allow_blank=True, allow_null=True)
     email = StrictEmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
     google_continuation = continuation()
+    challenge_token = challenge()
 
     def validate(self, attrs):
         return {"phone_number": attrs["phone_number"], "country_id": attrs["country_id"], "name": attrs["name"],
                 "salutation": attrs.get("salutation") or None, "email": attrs.get("email") or None,
-                "google_continuation": attrs["google_continuation"] or None, "ip": self.ip()}
+                "google_continuation": attrs["google_continuation"] or None, "ip": self.ip(),
+                "challenge_token": attrs.get("challenge_token") or None}
 
 
 class SignupVerifyIn(StrictSerializer, DeviceMixin):
@@ -176,14 +184,16 @@ class OtpRequestIn(StrictSerializer):
     phone_number = text(32, required=False)
     email = StrictEmailField(max_length=254, required=False)
     country_id = text(2, min_length=2, required=False, help_text="Region hint for a phone number written locally")
+    challenge_token = challenge()
 
     def validate(self, attrs):
-        return {"identifier": _identifier(attrs), "ip": self.ip()}
+        return {"identifier": _identifier(attrs), "ip": self.ip(), "challenge_token": attrs.get("challenge_token") or None}
 
 
 class OtpVerifyIn(OtpRequestIn, DeviceMixin):
     """``sign_in_otp_verify``."""
 
+    challenge_token = None  # a code request's field, not a check's
     otp = OtpField()
     google_continuation = continuation()
 

@@ -36,13 +36,22 @@ from .common import (
     user_for_identifier,
 )
 from .messages import SUBJECTS, code_message
+from .sms_guard import challenge_up_front, sms_budget_check, sms_destination_check
 
 
-def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None) -> OtpSent:
-    """``ip``: the client's address; the send limits count per identifier and address."""
+def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None, challenge_token: str | None = None) -> OtpSent:
+    """``ip``: the client's address; the send limits count per identifier and address.
+    ``challenge_token``: a solved challenge, for when one is needed. A code by SMS goes
+    through ``sms_guard`` first (destination, challenge, budgets), the same for every number."""
+    phone = identifier.kind == "phone"
+    destination = sms_destination_check(phone=identifier.value) if phone else ""
+    challenged = challenge_up_front(token=challenge_token, ip=ip, action="sign_in")
     user = user_for_identifier(identifier)
     owners = login_state_seen_from(user_id=None if user is None else user.pk, ip=ip)
     otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip, owners_address=owners)
+    if phone:
+        sms_budget_check(phone=identifier.value, country=destination, ip=ip, token=challenge_token, action="sign_in",
+                         challenged=challenged)
     if user is not None and user.status == UserStatus.ACTIVE:
         # The job takes the id and address, not the row: it needs nothing else of it.
         user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)

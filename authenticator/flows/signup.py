@@ -36,6 +36,7 @@ from otp.services import (
 
 from .common import OtpSent, Requester, SignedIn, sign_in_complete
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
+from .sms_guard import challenge_up_front, sms_budget_check, sms_destination_check
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def signup_start(
     google_continuation: str | None = None,
     wait: bool = False,
     ip: str | None = None,
+    challenge_token: str | None = None,
 ) -> OtpSent:
     """Accept a sign-up; the account and its code are made after the answer.
 
@@ -66,7 +68,9 @@ def signup_start(
     request path so that a database outage is a 503 for everyone rather than a 202
     whose code never comes.
     ``wait`` runs the job before returning and lets its errors raise (the CLI: an
-    operator, not an anonymous caller).
+    operator, not an anonymous caller). ``challenge_token``: a solved challenge, for
+    when one is needed (``sms_guard``: the destination, budgets and challenge checks
+    run before anything else, the same for every number).
     """
     type = UserType.PHONE
     if google_continuation:
@@ -82,7 +86,10 @@ def signup_start(
             email = normalise_email(email)
         except ValidationError as exc:
             raise validation_to_input_error(exc, "email") from None
+    destination = sms_destination_check(phone=phone)
+    challenged = challenge_up_front(token=challenge_token, ip=ip, action="signup", country_id=country)
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)
+    sms_budget_check(phone=phone, country=destination, ip=ip, token=challenge_token, action="signup", challenged=challenged)
     user_get_by_phone(phone_number=phone)  # its answer decides nothing here (see above)
     job = functools.partial(_signup_send, phone=phone, country=country, name=name, salutation=salutation,
                             email=email or None, type=type, ip=ip, raise_delivery=wait)

@@ -121,7 +121,8 @@ class AuthenticatorServicer(authenticator_pb2_grpc.AuthenticatorServicer):
     def SignUp(self, request: pb.SignUpRequest, context) -> pb.OtpSent:
         sent = signup_start(**parse(i.SignupIn, {
             "phone_number": request.phone_number, "country_id": request.country_id, "name": request.name,
-            "google_continuation": request.google_continuation, **present(request, "salutation", "email")}, context))
+            "google_continuation": request.google_continuation,
+            **present(request, "salutation", "email", "challenge_token")}, context))
         return otp_sent_message(sent)
 
     @public("auth_ip")
@@ -133,7 +134,8 @@ class AuthenticatorServicer(authenticator_pb2_grpc.AuthenticatorServicer):
 
     @public("otp_ip")
     def RequestOtp(self, request: pb.RequestOtpRequest, context) -> pb.OtpSent:
-        sent = sign_in_otp_request(**parse(i.OtpRequestIn, present(request, "phone_number", "email", "country_id"), context))
+        sent = sign_in_otp_request(**parse(
+            i.OtpRequestIn, present(request, "phone_number", "email", "country_id", "challenge_token"), context))
         return otp_sent_message(sent)
 
     @public("auth_ip")

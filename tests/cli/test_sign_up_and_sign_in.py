@@ -154,3 +154,24 @@ def test_the_console_sms_goes_to_stderr_so_stdout_stays_json(capsys, settings):
     assert json.loads(run.out)["status"] == "otp_sent"
     err = capsys.readouterr().err
     assert f"SMS to {PHONE}: Your Authenticator code is " in err
+
+
+def test_the_commands_take_a_challenge_token_when_the_service_asks_for_one(settings):
+    from authenticator.challenge import _verifier
+    from scripts.prove.turnstile import TurnstileServer
+
+    server = TurnstileServer(secret="s3cret")
+    settings.AUTHENTICATOR = {**settings.AUTHENTICATOR, "CHALLENGE_VERIFIER": "authenticator.challenge.TurnstileVerifier",
+                              "TURNSTILE_SECRET": "s3cret", "TURNSTILE_VERIFY_URL": server.url, "CHALLENGE_MODE": "always"}
+    _verifier.cache_clear()
+    try:
+        refused = cli("signup", "--phone", PHONE, "--country", "GB", "--name", "Ann", "--json")
+        assert refused.status == 11 and json.loads(refused.err)["code"] == "challenge_required"
+        run = cli("signup", "--phone", PHONE, "--country", "GB", "--name", "Ann",
+                  "--challenge-token", server.issue("signup"))
+        assert run.status == 0, run.err
+        run = cli("otp_request", "--email", "ann@example.com", "--challenge-token", server.issue("sign_in"))
+        assert run.status == 0, run.err
+    finally:
+        server.stop()
+        _verifier.cache_clear()

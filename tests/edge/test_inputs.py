@@ -40,7 +40,7 @@ def test_blanks_become_none_once_for_every_flow():
     kwargs = inputs.parse(inputs.SignupIn, {"phone_number": "+447400123456", "country_id": "GB", "name": "Ann",
                                             "salutation": "", "email": ""}, requester=CALLER)
     assert kwargs == {"phone_number": "+447400123456", "country_id": "GB", "name": "Ann", "salutation": None,
-                      "email": None, "google_continuation": None, "ip": "81.2.69.160"}
+                      "email": None, "google_continuation": None, "ip": "81.2.69.160", "challenge_token": None}
     assert inputs.parse(inputs.ProfileIn, {"salutation": ""}) == {"salutation": None}
     assert inputs.parse(inputs.ProfileIn, {}) == {}
     assert inputs.parse(inputs.SignOutIn, {}) == {"everywhere": False}

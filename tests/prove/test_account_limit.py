@@ -156,10 +156,11 @@ def models_now():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_send_limits_fail_open_when_redis_is_unreachable(settings):
-    """A Redis outage must not refuse every code (the wrong-try limit lives in PostgreSQL)."""
+def test_send_limits_hold_when_redis_is_unreachable(settings):
+    """A Redis outage neither refuses every code nor lifts the limits: PostgreSQL counts."""
     from django.core.cache import caches
 
+    from authenticator.core.errors import RateLimited
     from authenticator.core.throttling import otp_send_allowed
     from scripts.prove.harness import free_port
 
@@ -167,8 +168,10 @@ def test_send_limits_fail_open_when_redis_is_unreachable(settings):
             "OPTIONS": {**settings.CACHES["default"].get("OPTIONS", {}), "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}
     settings.CACHES = {"default": dead}
     try:
-        for _ in range(3):  # the cooldown would refuse the 2nd if the outage were read as "already sent"
+        otp_send_allowed(identifier="+447400123456", purpose=OtpPurpose.SIGNIN)  # the outage is not "already sent"
+        with pytest.raises(RateLimited):  # and the cooldown still holds
             otp_send_allowed(identifier="+447400123456", purpose=OtpPurpose.SIGNIN)
+        otp_send_allowed(identifier="+447400123457", purpose=OtpPurpose.SIGNIN)
     finally:
         caches["default"].close()
 

@@ -106,20 +106,22 @@ class Profile(_message.Message):
     def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., email_pending: _Optional[str] = ...) -> None: ...
 
 class SignUpRequest(_message.Message):
-    __slots__ = ("phone_number", "country_id", "name", "salutation", "email", "google_continuation")
+    __slots__ = ("phone_number", "country_id", "name", "salutation", "email", "google_continuation", "challenge_token")
     PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SALUTATION_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     GOOGLE_CONTINUATION_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     phone_number: str
     country_id: str
     name: str
     salutation: str
     email: str
     google_continuation: str
-    def __init__(self, phone_number: _Optional[str] = ..., country_id: _Optional[str] = ..., name: _Optional[str] = ..., salutation: _Optional[str] = ..., email: _Optional[str] = ..., google_continuation: _Optional[str] = ...) -> None: ...
+    challenge_token: str
+    def __init__(self, phone_number: _Optional[str] = ..., country_id: _Optional[str] = ..., name: _Optional[str] = ..., salutation: _Optional[str] = ..., email: _Optional[str] = ..., google_continuation: _Optional[str] = ..., challenge_token: _Optional[str] = ...) -> None: ...
 
 class VerifySignUpRequest(_message.Message):
     __slots__ = ("phone_number", "otp", "device", "google_continuation", "country_id")
@@ -136,14 +138,16 @@ class VerifySignUpRequest(_message.Message):
     def __init__(self, phone_number: _Optional[str] = ..., otp: _Optional[str] = ..., device: _Optional[str] = ..., google_continuation: _Optional[str] = ..., country_id: _Optional[str] = ...) -> None: ...
 
 class RequestOtpRequest(_message.Message):
-    __slots__ = ("phone_number", "email", "country_id")
+    __slots__ = ("phone_number", "email", "country_id", "challenge_token")
     PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     phone_number: str
     email: str
     country_id: str
-    def __init__(self, phone_number: _Optional[str] = ..., email: _Optional[str] = ..., country_id: _Optional[str] = ...) -> None: ...
+    challenge_token: str
+    def __init__(self, phone_number: _Optional[str] = ..., email: _Optional[str] = ..., country_id: _Optional[str] = ..., challenge_token: _Optional[str] = ...) -> None: ...
 
 class VerifyOtpRequest(_message.Message):
     __slots__ = ("phone_number", "email", "country_id", "otp", "device", "google_continuation")

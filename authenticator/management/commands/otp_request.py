@@ -22,10 +22,13 @@ class Command(FlowCommand):
         who.add_argument("--phone")
         who.add_argument("--email")
         parser.add_argument("--country", default=None, help="Region for a phone number written locally")
+        parser.add_argument("--challenge-token", default=None,
+                            help="A solved challenge's token, when the service asks for one (challenge_required)")
 
     def run(self, **options: Any) -> None:
         sent = sign_in_otp_request(**parse(OtpRequestIn, {
-            "phone_number": options["phone"], "email": options["email"], "country_id": options["country"]},
+            "phone_number": options["phone"], "email": options["email"], "country_id": options["country"],
+            "challenge_token": options["challenge_token"]},
             command="otp_request"))
         # The flow sends in the background (so its timing tells nothing); the process must
         # not end before the send has been made.

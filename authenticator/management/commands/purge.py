@@ -13,6 +13,7 @@ from accounts.services import user_email_claims_purge
 from otp.services import otps_purge_expired
 from sessions_log.services import login_states_purge
 
+from authenticator.core.limits import limits_purge_expired
 from authenticator.flows.tokens import sessions_expire, tokenizer_purge
 from ..base import FlowCommand, input_error
 
@@ -58,12 +59,16 @@ class Command(FlowCommand):
             with tqdm(desc=f"purging {label}", unit=" rows", file=bar_stream, disable=not show, leave=True) as bar:
                 counts[key] = purge(older_than=age, batch_size=batch, progress=bar.update)
         tokens = tokenizer_purge()
+        limits = limits_purge_expired()  # the send limits' and budgets' fallback rows of ended windows
         text = f"purged {counts['otps']} OTPs and {counts['login_states']} login states"
         if counts["email_claims"]:
             text += f", cleared {counts['email_claims']} unverified email claims"
         if any(tokens.values()):
             counts["tokenizer"] = tokens
             text += ", and " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in tokens.items())
+        if limits:
+            counts["limit_rows"] = limits
+            text += f", and {limits} ended limit counters"
         if expired:
             counts["expired_login_states"] = expired
             text = f"marked {expired} lapsed login states expired; " + text

@@ -20,11 +20,14 @@ class Command(FlowCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--salutation", default=None)
         parser.add_argument("--email", default=None)
+        parser.add_argument("--challenge-token", default=None,
+                            help="A solved challenge's token, when the service asks for one (challenge_required)")
 
     def run(self, **options: Any) -> None:
         sent = signup_start(**parse(SignupIn, {
             "phone_number": options["phone"], "country_id": options["country"], "name": options["name"],
-            "salutation": options["salutation"], "email": options["email"]}, command="signup"),
+            "salutation": options["salutation"], "email": options["email"],
+            "challenge_token": options["challenge_token"]}, command="signup"),
             wait=True)  # an operator: the send happens before the command ends, its failure is the exit status
         self.emit(otp_sent_data(sent), f"code sent by {sent.channel}; it expires in {sent.expires_in} s, "
                                        f"a new one can be asked for after {sent.resend_after} s")

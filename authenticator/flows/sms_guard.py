@@ -1,0 +1,116 @@
+"""The checks that run before a code is made: where the service texts, how much, and when
+a request must prove it comes from a person or the real app.
+
+Every code-request flow calls these, in this order, before it looks at whether the
+identifier has an account — so each answers the same for every number:
+
+1. ``sms_destination_check`` — the number's country (phonenumbers' region) must be in
+   ``SMS_ALLOWED_COUNTRIES`` (empty = all), else 400 ``invalid_request`` with the field
+   error ``country_not_supported``;
+2. ``challenge_up_front`` — the challenge of ``CHALLENGE_MODE=always``, and of a sign-up
+   whose address geolocates to another country than its ``country_id``
+   (``SIGNUP_COUNTRY_CHECK=challenge``; ``refuse`` refuses it instead);
+3. the flow's own send limits (``core.throttling.otp_send_allowed``), so that a request
+   they refuse spends no budget;
+4. ``sms_budget_check`` — the budgets (``core.budgets``): past one, 429
+   ``sms_budget_exceeded``, or, with a challenge configured, a solved challenge; at risk
+   (``CHALLENGE_MODE=at_risk``), a solved challenge.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from authenticator.challenge import challenge_verifier
+from authenticator.core import metrics
+from authenticator.core.budgets import sms_budget_take
+from authenticator.core.conf import app_settings
+from authenticator.core.errors import (
+    ChallengeFailed,
+    ChallengeRequired,
+    ChallengeUnavailable,
+    InvalidInput,
+    SmsBudgetExceeded,
+)
+from authenticator.geolocation import locate
+
+NOT_SUPPORTED = "Codes can't be sent by SMS to numbers of this country."
+LOCATION_MISMATCH = "Sign up from the country of your phone number, or contact support."
+
+
+def phone_country(phone: str) -> str:
+    """The ISO region of an E.164 number ("001" and unknown ranges as "ZZ")."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        region = None
+    return region if region and len(region) == 2 and region.isalpha() else "ZZ"
+
+
+def sms_destination_check(*, phone: str) -> str:
+    """The number's country, or InvalidInput ``country_not_supported`` on ``phone_number``."""
+    country = phone_country(phone)
+    allowed = {str(c).upper() for c in app_settings.SMS_ALLOWED_COUNTRIES}
+    if allowed and country not in allowed:
+        raise InvalidInput(extra={"errors": {"phone_number": [{"code": "country_not_supported", "message": NOT_SUPPORTED}]}})
+    return country
+
+
+def challenge_check(*, token: str | None, ip: str | None, action: str) -> None:
+    """The request's challenge token must pass: ChallengeRequired without one,
+    ChallengeFailed when it does not pass, ChallengeUnavailable when the verifier can't
+    tell (fail closed)."""
+    verifier = challenge_verifier()
+    if verifier is None:  # nothing to solve: a check that asks for one can't be met
+        metrics.challenge_checked(action=action, result="missing")
+        raise ChallengeRequired()
+    if not token:
+        metrics.challenge_checked(action=action, result="missing")
+        raise ChallengeRequired()
+    try:
+        passed = verifier.verify(token, ip=ip, action=action)
+    except ChallengeUnavailable:
+        metrics.challenge_checked(action=action, result="unavailable")
+        raise
+    except Exception as exc:  # noqa: BLE001 - a verifier's own bug: it could not tell, so fail closed
+        metrics.challenge_checked(action=action, result="unavailable")
+        raise ChallengeUnavailable() from exc
+    metrics.challenge_checked(action=action, result="passed" if passed else "failed")
+    if not passed:
+        raise ChallengeFailed()
+
+
+def challenge_up_front(*, token: str | None, ip: str | None, action: str, country_id: str | None = None) -> bool:
+    """The challenge every request of ``action`` needs before anything is counted, if any;
+    True when one was solved. ``country_id``: a sign-up's claimed country, held against
+    where its address geolocates (``SIGNUP_COUNTRY_CHECK``)."""
+    if country_id is not None:
+        mode = str(app_settings.SIGNUP_COUNTRY_CHECK).lower()
+        if mode in ("challenge", "refuse"):
+            place = locate(ip)
+            if place.country and place.country != country_id:
+                if mode == "refuse":
+                    raise InvalidInput(extra={"errors": {"country_id": [{"code": "country_location_mismatch",
+                                                                         "message": LOCATION_MISMATCH}]}})
+                challenge_check(token=token, ip=ip, action=action)
+                return True
+    if challenge_verifier() is not None and str(app_settings.CHALLENGE_MODE).lower() == "always":
+        challenge_check(token=token, ip=ip, action=action)
+        return True
+    return False
+
+
+def sms_budget_check(*, phone: str, country: str, ip: str | None, token: str | None, action: str,
+                     challenged: bool = False) -> None:
+    """Count this SMS against the budgets, or refuse it (see the module docstring)."""
+    verifier = challenge_verifier()
+    at_risk = verifier is not None and str(app_settings.CHALLENGE_MODE).lower() == "at_risk"
+    decision = sms_budget_take(phone=phone, country=country, ip=ip, challenged=challenged,
+                               at_risk_challenge=at_risk and not challenged)
+    if decision.state == "counted":
+        return
+    if decision.state == "over" and (verifier is None or challenged):
+        raise SmsBudgetExceeded(retry_after=decision.retry_after)
+    # Past a budget with a challenge configured, or at risk: a solved challenge lets it through.
+    challenge_check(token=token, ip=ip, action=action)
+    sms_budget_take(phone=phone, country=country, ip=ip, challenged=True)
