@@ -236,7 +236,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "authenticator.api.schema.strict_request_bodies",
+        "authenticator.api.schema.security_and_headers",
     ],
+    # The one-value enums that tell the answers apart, named after their answers.
+    "ENUM_NAME_OVERRIDES": {
+        "OtpSentStatusEnum": ["otp_sent"],
+        "GoogleContinuationStatusEnum": ["phone_verification_required"],
+        "ChannelEnum": ["sms", "email"],
+    },
 }
 
 # --- The authenticator app's own settings (defaults live in authenticator/conf.py) -----
