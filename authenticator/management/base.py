@@ -202,7 +202,6 @@ class FlowCommand(BaseCommand):
             err = as_application_error(exc)
             if err is None:
                 raise
-            _finish_background_work()
             status, line = error_exit(err, as_json=self._json)
             self.stderr.write(line, style_func=None if not self._json else _plain)
             raise SystemExit(status) from None
