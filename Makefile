@@ -7,7 +7,7 @@ PORT ?= 8000
 # The one pin of the Python version: the image is built on it, CI and the docs read it.
 PYTHON_VERSION := $(shell cat .python-version)
 
-.PHONY: run test install install-test migrate check clean prove bench docs image
+.PHONY: run test install install-test migrate check clean prove bench docs image emulator
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ run: install
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+## The Firebase Auth Emulator for trying Google sign-in by hand (docs/clients/google.md):
+## auth only, on firebase.json's 127.0.0.1:9099, UI off, a "demo-" project (never reaches
+## Google). In another terminal:
+##   FIREBASE_PROJECT_ID=demo-authenticator FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 make run
+EMULATOR_PROJECT ?= demo-authenticator
+emulator: node_modules/.installed
+	NO_UPDATE_NOTIFIER=1 node_modules/.bin/firebase emulators:start --only auth --project $(EMULATOR_PROJECT)
 
 # The admin's browser test drives Debian's chromium (headless, through Playwright); a
 # fresh machine has none. Root installs it directly, anyone else through sudo.

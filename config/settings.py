@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's and Redoc's files, pinned, for the docs pages (/api/docs/, /api/redoc/).
+    "drf_spectacular_sidecar",
     "accounts",
     "otp",
     "sessions_log",
@@ -233,10 +235,23 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages load Swagger UI and Redoc from this server (drf-spectacular-sidecar),
+    # never from a CDN; Swagger UI's online validator badge is off (it calls out).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "authenticator.api.schema.strict_request_bodies",
+        "authenticator.api.schema.security_and_headers",
     ],
+    # The one-value enums that tell the answers apart, named after their answers.
+    "ENUM_NAME_OVERRIDES": {
+        "OtpSentStatusEnum": ["otp_sent"],
+        "GoogleContinuationStatusEnum": ["phone_verification_required"],
+        "ChannelEnum": ["sms", "email"],
+    },
 }
 
 # --- The authenticator app's own settings (defaults live in authenticator/conf.py) -----

@@ -3,6 +3,7 @@ says what the server enforces."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 
@@ -16,6 +17,10 @@ class IdString(serializers.CharField):
 
 
 class UserOut(serializers.Serializer):
+    """A user as clients see them: id (a decimal string), how the account was created
+    (type), its status, the verified phone number and its country, name, salutation,
+    email (null when none) and whether it is verified, tier and level."""
+
     id = IdString()
     type = serializers.CharField()
     status = serializers.CharField()
@@ -34,6 +39,10 @@ class UserOut(serializers.Serializer):
 
 
 class SessionOut(serializers.Serializer):
+    """A session (login state): the device the client reported, where and from which
+    address it signed in, how (method: otp_sms, otp_email, google), its status, when it
+    began and ended, and whether it is the caller's own (current)."""
+
     id = IdString()
     device = serializers.CharField(source="logged_in_on")
     location = serializers.CharField(source="logged_in_from")
@@ -49,6 +58,9 @@ class SessionOut(serializers.Serializer):
 
 
 class TokensOut(serializers.Serializer):
+    """The Tokenizer's token pair: a bearer access token and the refresh token that
+    rotates it, their lifetimes in seconds, and the session they belong to."""
+
     access_token = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
@@ -58,28 +70,43 @@ class TokensOut(serializers.Serializer):
 
 
 class SignedInOut(serializers.Serializer):
+    """A completed sign-in: the user, the session it opened and its tokens."""
+
     user = UserOut()
     session = SessionOut()
     tokens = TokensOut()
 
 
 class OtpSentOut(serializers.Serializer):
-    status = serializers.CharField(default="otp_sent")
-    channel = serializers.CharField()
+    """A code is on its way (the same answer whether or not the identifier has an
+    account): by which channel, how many seconds it stays valid, and how many seconds to
+    wait before asking for another."""
+
+    status = serializers.ChoiceField(choices=["otp_sent"])
+    channel = serializers.ChoiceField(choices=["sms", "email"])
     expires_in = serializers.IntegerField()
     resend_after = serializers.IntegerField()
 
 
 class ProfileOut(UserOut):
-    email_pending = serializers.CharField(allow_null=True, required=False)
+    """The signed-in user's own profile: the user, and a new email address waiting for
+    its code (email_pending, null when none)."""
+
+    email_pending = serializers.CharField(allow_null=True)
 
 
 class RefreshOut(serializers.Serializer):
+    """A rotated token pair (the refresh token sent is spent)."""
+
     tokens = TokensOut()
 
 
 class GoogleContinuationOut(serializers.Serializer):
-    status = serializers.CharField(default="phone_verification_required")
+    """Google sign-in of a person without an account here: a continuation to pass on
+    while verifying a phone number, how many seconds it stays valid, and the email and
+    name Google gave (null when it gave none)."""
+
+    status = serializers.ChoiceField(choices=["phone_verification_required"])
     continuation = serializers.CharField(help_text="Pass as google_continuation to /auth/signup and /auth/signup/verify (new person) or /auth/otp/verify (existing account)")
     expires_in = serializers.IntegerField()
     email = serializers.CharField(allow_null=True)
@@ -87,6 +114,9 @@ class GoogleContinuationOut(serializers.Serializer):
 
 
 class IdentityOut(serializers.Serializer):
+    """A linked sign-in identity (Google through Firebase): its provider, the email it
+    carried, when it was linked and last used."""
+
     id = IdString()
     provider = serializers.CharField()
     email = serializers.CharField(allow_null=True)
@@ -94,13 +124,34 @@ class IdentityOut(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
+class FieldErrorOut(serializers.Serializer):
+    """One problem with one field: a stable code (required, invalid, max_length,
+    unknown_field, ...) and a message for people."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class ErrorOut(serializers.Serializer):
-    """Every error answer: ``{"code", "detail", ...}`` (authenticator.core.errors)."""
+    """Every error answer: a stable code (the error table, docs/clients/errors.md), a
+    message for people (detail); the problems per field of an invalid request
+    (errors: field name to a list of problems); and, when rate limited, the seconds to
+    wait (retry_after, as the Retry-After header)."""
 
     code = serializers.CharField()
     detail = serializers.CharField()
-    errors = serializers.DictField(required=False)
+    errors = serializers.DictField(child=serializers.ListField(child=FieldErrorOut()), required=False)
     retry_after = serializers.IntegerField(required=False)
+
+
+# POST /auth/google answers 200 in one of two shapes; a oneOf says so (without it a
+# generated client reads every 200 as SignedInOut and fails on the continuation). The
+# shapes share no required key, so a client tells them apart by parsing.
+GoogleSignInOut = PolymorphicProxySerializer(
+    component_name="GoogleSignInOut",
+    serializers=[SignedInOut, GoogleContinuationOut],
+    resource_type_field_name=None,
+)
 
 
 def strict_request_bodies(result: dict, generator, request, public) -> dict:
@@ -119,4 +170,30 @@ def strict_request_bodies(result: dict, generator, request, public) -> dict:
                 name = ref.rsplit("/", 1)[-1]
                 if name in components and components[name].get("type") == "object":
                     components[name]["additionalProperties"] = False
+    return result
+
+
+RESPONSE_HEADERS = {
+    "429": {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}},
+    "401": {"WWW-Authenticate": {"description": 'Bearer realm="api"', "schema": {"type": "string"}}},
+}
+
+
+def security_and_headers(result: dict, generator, request, public) -> dict:
+    """Public operations require nothing: ``security: []``.
+
+    drf-spectacular writes ``[{}]`` ("no authentication is one option") for views that
+    allow anyone; the operations under a bearer token keep ``[{"bearerAuth": []}]``. The
+    headers the error answers carry (Retry-After, WWW-Authenticate) are described too.
+    """
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            security = [requirement for requirement in operation.get("security", []) if requirement]
+            operation["security"] = security
+            for status_code, headers in RESPONSE_HEADERS.items():
+                answer = operation.get("responses", {}).get(status_code)
+                if answer is not None:
+                    answer.setdefault("headers", {}).update(headers)
     return result

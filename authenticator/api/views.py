@@ -100,7 +100,9 @@ class OtpVerifyView(PublicView):
 
 class GoogleView(PublicView):
     @extend_schema(request=i.GoogleIn,
-                   responses={200: OpenApiResponse(out.SignedInOut, description="Signed in; or, with status=phone_verification_required, a GoogleContinuationOut"),
+                   responses={200: OpenApiResponse(out.GoogleSignInOut, description="Signed in (SignedInOut); or, for a person "
+                                                   "without an account, the continuation (GoogleContinuationOut, "
+                                                   "status phone_verification_required)"),
                               **errors(400, 401, 403, 404, 409, 413, 429, 503)},
                    summary="Sign in with a Firebase ID token (Google); a new person continues by verifying a phone")
     def post(self, request: Request) -> Response:

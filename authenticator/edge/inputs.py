@@ -148,7 +148,9 @@ def _identifier(attrs: dict[str, Any]):
 
 
 class SignupIn(StrictSerializer):
-    """``signup_start``."""
+    """Start a sign-up: the phone number (E.164, or local with its country), the country
+    (ISO 3166-1 alpha-2), a name, optionally a salutation and an email; unknown fields are
+    refused. For ``signup_start``."""
 
     phone_number = text(32)
     country_id = text(2, min_length=2, help_text="ISO 3166-1 alpha-2 of the phone number's country")
@@ -166,7 +168,9 @@ class SignupIn(StrictSerializer):
 
 
 class SignupVerifyIn(StrictSerializer, DeviceMixin):
-    """``signup_verify``."""
+    """Finish a sign-up: the phone number and the code sent to it by SMS, the device the
+    client runs on; with a Google continuation, the Google account is linked too. For
+    ``signup_verify``."""
 
     phone_number = text(32)
     country_id = text(2, min_length=2, required=False, help_text="Region hint for a phone number written locally")
@@ -179,7 +183,8 @@ class SignupVerifyIn(StrictSerializer, DeviceMixin):
 
 
 class OtpRequestIn(StrictSerializer):
-    """``sign_in_otp_request``."""
+    """Ask for a sign-in code: a phone number (by SMS) or an email address (by email),
+    one of the two. For ``sign_in_otp_request``."""
 
     phone_number = text(32, required=False)
     email = StrictEmailField(max_length=254, required=False)
@@ -191,7 +196,8 @@ class OtpRequestIn(StrictSerializer):
 
 
 class OtpVerifyIn(OtpRequestIn, DeviceMixin):
-    """``sign_in_otp_verify``."""
+    """Sign in with a code: the phone number or email it was sent to, the code, the
+    device the client runs on. For ``sign_in_otp_verify``."""
 
     challenge_token = None  # a code request's field, not a check's
     otp = OtpField()
@@ -203,7 +209,8 @@ class OtpVerifyIn(OtpRequestIn, DeviceMixin):
 
 
 class GoogleIn(StrictSerializer, DeviceMixin):
-    """``google_sign_in``."""
+    """Sign in with Google: a Firebase ID token from the client's Google sign-in, and the
+    device the client runs on. For ``google_sign_in``."""
 
     id_token = text(8192, help_text="A Firebase ID token from Google sign-in on the client")
 
@@ -212,13 +219,15 @@ class GoogleIn(StrictSerializer, DeviceMixin):
 
 
 class RefreshIn(StrictSerializer):
-    """``token_refresh``."""
+    """Rotate tokens: the refresh token of the current pair (spent by this call). For
+    ``token_refresh``."""
 
     refresh_token = text(4096)
 
 
 class SignOutIn(StrictSerializer):
-    """``sign_out`` (with the caller's user and session)."""
+    """Sign out: this session, or every session of the caller with all=true. For
+    ``sign_out`` (with the caller's user and session)."""
 
     all = StrictBooleanField(required=False, default=False)
 
@@ -227,7 +236,8 @@ class SignOutIn(StrictSerializer):
 
 
 class ProfileIn(StrictSerializer):
-    """``profile_update``: only the fields given change; a blank salutation clears it."""
+    """Change the profile: only the fields given change; a blank salutation clears it; a
+    new email waits for the code sent to it. For ``profile_update``."""
 
     name = text(150, min_length=1, required=False)
     salutation = text(32, required=False, allow_blank=True, allow_null=True)
@@ -241,7 +251,7 @@ class ProfileIn(StrictSerializer):
 
 
 class VerifyEmailIn(StrictSerializer):
-    """``profile_verify_email``."""
+    """Confirm a new email address with the code sent to it. For ``profile_verify_email``."""
 
     otp = OtpField()
 

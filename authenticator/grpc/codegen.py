@@ -1,4 +1,6 @@
-"""Generate the Python code for proto/authenticator/v1/*.proto into authenticator/grpc/v1/.
+"""Generate the Python code for proto/authenticator/v1/*.proto into authenticator/grpc/v1/,
+and for gRPC's reflection v1 (proto/grpc/reflection/v1, upstream's file, see UPSTREAM
+there) into authenticator/grpc/reflection_v1/.
 
 The generated code is committed (no build step, and the Docker image needs no protoc);
 tests/grpc/test_codegen.py regenerates it into a temporary directory and requires the
@@ -9,7 +11,8 @@ committed files to match byte for byte, so an edited proto can't ship with stale
 protoc is run with ``-I proto`` so that the descriptors carry the canonical file name
 ``authenticator/v1/authenticator.proto`` (what reflection and grpcurl show); the one
 absolute import that gives the generated gRPC module is rewritten to a relative one,
-since ``authenticator.v1`` would collide with this Django app's package.
+since ``authenticator.v1`` would collide with this Django app's package (and
+``grpc.reflection.v1`` with grpcio's).
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTO_ROOT = ROOT / "proto"
 PROTO_PACKAGE = "authenticator/v1"
 OUT_DIR = Path(__file__).resolve().parent / "v1"
+REFLECTION_PACKAGE = "grpc/reflection/v1"
+REFLECTION_OUT_DIR = Path(__file__).resolve().parent / "reflection_v1"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+TARGETS = {PROTO_PACKAGE: OUT_DIR, REFLECTION_PACKAGE: REFLECTION_OUT_DIR}
 
 
-def proto_files() -> list[Path]:
-    return sorted((PROTO_ROOT / PROTO_PACKAGE).glob("*.proto"))
+def proto_files(package: str = PROTO_PACKAGE) -> list[Path]:
+    return sorted((PROTO_ROOT / package).glob("*.proto"))
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """Write the generated modules into ``out_dir``; returns the files written."""
+def generate(out_dir: Path, package: str = PROTO_PACKAGE) -> list[Path]:
+    """Write the generated modules of ``package`` into ``out_dir``; returns the files written."""
     import grpc_tools
     from grpc_tools import protoc
 
@@ -45,16 +51,16 @@ def generate(out_dir: Path) -> list[Path]:
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",
-            *[str(path.relative_to(PROTO_ROOT)) for path in proto_files()],
+            *[str(path.relative_to(PROTO_ROOT)) for path in proto_files(package)],
         ]
         if protoc.main(args) != 0:
             raise RuntimeError("protoc failed: " + " ".join(args))
-        module = PROTO_PACKAGE.replace("/", ".")
-        for path in sorted((Path(tmp) / PROTO_PACKAGE).iterdir()):
+        module = package.replace("/", ".")
+        for path in sorted((Path(tmp) / package).iterdir()):
             if not path.name.endswith(GENERATED_SUFFIXES):
                 continue
             text = path.read_text()
-            for proto in proto_files():
+            for proto in proto_files(package):
                 stem = proto.stem + "_pb2"
                 text = text.replace(f"from {module} import {stem} ", f"from . import {stem} ")
             target = out_dir / path.name
@@ -64,9 +70,9 @@ def generate(out_dir: Path) -> list[Path]:
 
 
 def main() -> int:
-    written = generate(OUT_DIR)
-    for path in written:
-        print(path.relative_to(ROOT))
+    for package, out_dir in TARGETS.items():
+        for path in generate(out_dir, package):
+            print(path.relative_to(ROOT))
     return 0
 
 

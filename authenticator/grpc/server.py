@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import grpc
 from django.db import connections
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from authenticator.core import background
 from authenticator.core.conf import app_settings
 from authenticator.core.ids import lease_before_serving
 
 from .errors import ErrorInterceptor
+from .reflection import enable_server_reflection
 from .servicer import SERVICE_NAME, AuthenticatorServicer
 from .v1 import authenticator_pb2_grpc
 
@@ -85,9 +85,7 @@ def build_server(*, bind: str | None = None, workers: int | None = None, reuse_p
     authenticator_pb2_grpc.add_AuthenticatorServicer_to_server(AuthenticatorServicer(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
+    enable_server_reflection((SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
     port = server.add_insecure_port(bind)
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC server to {bind}")

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.models import User
 from accounts.selectors import user_get_by_email, user_get_by_phone
 from accounts.validation import normalise_email, normalise_phone
+from authenticator.core.background import wait_idle
 from authenticator.core.errors import (
     ApplicationError,
     InvalidInput,
@@ -124,11 +125,39 @@ def parse(input_class: type, values: dict[str, Any], *, command: str) -> dict[st
     return inputs.parse(input_class, data, requester=cli_requester(command))
 
 
+def secret_value(value: str | None, *, field: str) -> str | None:
+    """A token given on the command line, or read from stdin when given as ``-`` (so it
+    stays out of the shell history and the process list)."""
+    if value != "-":
+        return value
+    text = sys.stdin.readline().strip()
+    if not text:
+        raise input_error(field, "Nothing was read from stdin.", "required")
+    return text
+
+
 # --- output shapes: the same JSON as the REST API's (authenticator.edge.presenters) ----
 user_data = presenters.user
 session_data = presenters.session
 signed_in_data = presenters.signed_in
 otp_sent_data = presenters.otp_sent
+
+
+profile_data = presenters.profile
+identity_data = presenters.identity
+tokens_data = presenters.tokens
+
+
+def tokens_lines(pair) -> list[str]:
+    return [f"{key}: {value}" for key, value in pair.as_dict().items()]
+
+
+def profile_lines(user: User, email_pending: str | None = None) -> list[str]:
+    lines = [describe_user(user), f"name: {user.name}", f"salutation: {user.salutation or '-'}",
+             f"email: {user.email or '-'}{' (verified)' if user.email and user.email_verified_at else ''}"]
+    if email_pending:
+        lines.append(f"email pending: {email_pending} (a code went there; confirm with email_verify)")
+    return lines
 
 
 def signed_in_lines(result) -> list[str]:
@@ -176,6 +205,8 @@ class FlowCommand(BaseCommand):
             status, line = error_exit(err, as_json=self._json)
             self.stderr.write(line, style_func=None if not self._json else _plain)
             raise SystemExit(status) from None
+        finally:
+            _finish_background_work()
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.run(**options)
@@ -190,6 +221,15 @@ class FlowCommand(BaseCommand):
             return
         for line in [text] if isinstance(text, str) else text:
             self.stdout.write(line)
+
+
+def _finish_background_work() -> None:
+    """A flow may leave work for after its answer (a reused refresh token's session is ended
+    then; codes are sent then): the process must not end before it is done."""
+    try:
+        wait_idle(timeout=60)
+    except TimeoutError:
+        pass  # reported by the job's own logging; the command's answer stands
 
 
 def _plain(text: str) -> str:

@@ -35,3 +35,15 @@ def test_generated_modules_import_each_other_relatively():
     grpc_module = (codegen.OUT_DIR / "authenticator_pb2_grpc.py").read_text()
     assert "from . import authenticator_pb2 as" in grpc_module
     assert "from authenticator.v1" not in grpc_module
+
+
+def test_committed_reflection_v1_code_matches_upstreams_proto(tmp_path: Path):
+    written = codegen.generate(tmp_path, codegen.REFLECTION_PACKAGE)
+    names = sorted(path.name for path in written)
+    assert names == ["reflection_pb2.py", "reflection_pb2.pyi", "reflection_pb2_grpc.py"]
+    for name in names:
+        assert (codegen.REFLECTION_OUT_DIR / name).read_bytes() == (tmp_path / name).read_bytes(), (
+            f"{name} differs from the proto: run python -m authenticator.grpc.codegen"
+        )
+    grpc_module = (codegen.REFLECTION_OUT_DIR / "reflection_pb2_grpc.py").read_text()
+    assert "from . import reflection_pb2 as" in grpc_module  # not grpc.reflection.v1: grpcio's namespace

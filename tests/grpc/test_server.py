@@ -49,7 +49,8 @@ def test_reflection_lists_the_service_and_serves_its_descriptor(channel):
 
     listed = _reflect(channel, reflection_pb2.ServerReflectionRequest(list_services=""))
     names = {service.name for service in listed.list_services_response.service}
-    assert {"authenticator.v1.Authenticator", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    assert {"authenticator.v1.Authenticator", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+            "grpc.reflection.v1.ServerReflection"} <= names
 
     found = _reflect(channel, reflection_pb2.ServerReflectionRequest(file_containing_symbol="authenticator.v1.Authenticator"))
     files = [descriptor_pb2.FileDescriptorProto.FromString(raw) for raw in found.file_descriptor_response.file_descriptor_proto]

@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from ...edge.inputs import OtpVerifyIn
 from ...flows.sign_in_otp import sign_in_otp_verify
-from ..base import FlowCommand, parse, signed_in_data, signed_in_lines
+from ..base import FlowCommand, parse, secret_value, signed_in_data, signed_in_lines
 
 
 class Command(FlowCommand):
@@ -21,9 +21,13 @@ class Command(FlowCommand):
         parser.add_argument("--country", default=None, help="Region for a phone number written locally")
         parser.add_argument("--otp", required=True, help="The code received")
         parser.add_argument("--device", default="", help='What to record as the device (default "cli")')
+        parser.add_argument("--google-continuation", default=None,
+                            help="From google_signin: links that Google account once the phone is verified; - reads it from stdin")
 
     def run(self, **options: Any) -> None:
         result = sign_in_otp_verify(**parse(OtpVerifyIn, {
             "phone_number": options["phone"], "email": options["email"], "country_id": options["country"],
-            "otp": options["otp"], "device": options["device"] or "cli"}, command="signin"))
+            "otp": options["otp"], "device": options["device"] or "cli",
+            "google_continuation": secret_value(options["google_continuation"], field="google_continuation")},
+            command="signin"))
         self.emit(signed_in_data(result), signed_in_lines(result))

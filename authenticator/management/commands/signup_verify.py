@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from ...edge.inputs import SignupVerifyIn
 from ...flows.signup import signup_verify
-from ..base import FlowCommand, parse, signed_in_data, signed_in_lines
+from ..base import FlowCommand, parse, secret_value, signed_in_data, signed_in_lines
 
 
 class Command(FlowCommand):
@@ -18,9 +18,12 @@ class Command(FlowCommand):
         parser.add_argument("--phone", required=True, help="The phone number signed up with")
         parser.add_argument("--otp", required=True, help="The code from the SMS")
         parser.add_argument("--device", default="", help='What to record as the device (default "cli")')
+        parser.add_argument("--google-continuation", default=None,
+                            help="From google_signin: links that Google account once the phone is verified; - reads it from stdin")
 
     def run(self, **options: Any) -> None:
         result = signup_verify(**parse(SignupVerifyIn, {
-            "phone_number": options["phone"], "otp": options["otp"], "device": options["device"] or "cli"},
+            "phone_number": options["phone"], "otp": options["otp"], "device": options["device"] or "cli",
+            "google_continuation": secret_value(options["google_continuation"], field="google_continuation")},
             command="signup_verify"))
         self.emit(signed_in_data(result), signed_in_lines(result))
