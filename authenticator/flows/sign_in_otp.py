@@ -48,7 +48,10 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None, challe
     challenged = challenge_up_front(token=challenge_token, ip=ip, action="sign_in")
     user = user_for_identifier(identifier)
     owners = login_state_seen_from(user_id=None if user is None else user.pk, ip=ip)
-    otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip, owners_address=owners)
+    sent = OtpSent(channel=identifier.channel, expires_in=int(app_settings.OTP_TTL),
+                   resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
+    if not otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip, owners_address=owners):
+        return sent  # the number's hourly cap, reached by others: the same answer, nothing sent
     if phone:
         sms_budget_check(phone=identifier.value, country=destination, ip=ip, token=challenge_token, action="sign_in",
                          challenged=challenged)
@@ -63,11 +66,7 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None, challe
         value = identifier.value
         submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN, ip=ip), name="sign-in code")
     metrics.otp_requested(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
-    return OtpSent(
-        channel=identifier.channel,
-        expires_in=int(app_settings.OTP_TTL),
-        resend_after=int(app_settings.OTP_RESEND_COOLDOWN),
-    )
+    return sent
 
 
 def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -> None:
