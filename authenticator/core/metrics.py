@@ -8,7 +8,11 @@ What is counted, and where:
   locked), by channel and purpose (the flows);
 - sign-ins by method (``otp_sms``, ``otp_email``, ``google``) (``sign_in_complete``);
 - Tokenizer calls: latency by call, errors by call and kind (``InstrumentedTokenizer``,
-  around the real client, so cached introspections are not counted as calls).
+  around the real client, so cached introspections are not counted as calls);
+- deliveries (``otp.delivery``): provider calls by outcome and their time, the lag from
+  record to provider, retries, deliveries that ended unsent, duplicates skipped, status
+  callbacks; and the worker's tasks by outcome (``authenticator.worker``). A worker
+  serves its own on WORKER_METRICS_PORT.
 
 Several processes (gunicorn workers) share nothing, so each would answer only its own
 numbers. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by every worker
@@ -65,6 +69,27 @@ TOKENIZER_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 TOKENIZER_ERRORS = Counter("authn_tokenizer_errors_total", "Tokenizer calls that failed", ["call", "error"])
+# Deliveries, counted where they are sent (the worker, or the process that answered when
+# there is no broker). They count messages to providers, by channel only: as with the
+# provider's bill, no label names a user, a number or the request that asked.
+DELIVERY_SENDS = Counter("authn_delivery_sends_total", "Calls to a provider, by outcome (sent / error)",
+                         ["channel", "outcome"])
+DELIVERY_SEND_SECONDS = Histogram(
+    "authn_delivery_send_duration_seconds", "Time a provider took to take a message", ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DELIVERY_LAG = Histogram(
+    "authn_delivery_lag_seconds", "From the delivery's record to the provider taking it (queueing and retries)",
+    ["channel"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+DELIVERY_RETRIES = Counter("authn_delivery_retries_total", "Failed sends put back for a retry", ["channel"])
+DELIVERY_FINAL = Counter("authn_delivery_final_total", "Deliveries that ended without the provider taking them",
+                         ["channel", "status"])
+DELIVERY_SKIPPED = Counter("authn_delivery_duplicates_skipped_total",
+                           "Copies of a delivery task that found it already done (not sent again)", ["channel"])
+DELIVERY_CALLBACKS = Counter("authn_delivery_callbacks_total", "Provider status callbacks taken", ["provider", "status"])
+WORKER_TASKS = Counter("authn_worker_tasks_total", "Background tasks run by a worker, by how they ended",
+                       ["task", "outcome"])
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -108,6 +133,33 @@ def otp_answer_counted(*, channel: str, purpose: str) -> Iterator[None]:
 
 def sign_in(*, method: str) -> None:
     SIGN_INS.labels(method=str(method)).inc()
+
+
+def delivery_sent(*, channel: str, outcome: str, seconds: float, lag: float | None = None) -> None:
+    DELIVERY_SENDS.labels(channel=str(channel), outcome=outcome).inc()
+    DELIVERY_SEND_SECONDS.labels(channel=str(channel)).observe(seconds)
+    if lag is not None:
+        DELIVERY_LAG.labels(channel=str(channel)).observe(max(0.0, lag))
+
+
+def delivery_retried(*, channel: str) -> None:
+    DELIVERY_RETRIES.labels(channel=str(channel)).inc()
+
+
+def delivery_final(*, channel: str, status: str) -> None:
+    DELIVERY_FINAL.labels(channel=str(channel), status=str(status)).inc()
+
+
+def delivery_skipped(*, channel: str) -> None:
+    DELIVERY_SKIPPED.labels(channel=str(channel)).inc()
+
+
+def delivery_callback(*, provider: str, status: str) -> None:
+    DELIVERY_CALLBACKS.labels(provider=str(provider), status=str(status)).inc()
+
+
+def worker_task(*, task: str, outcome: str) -> None:
+    WORKER_TASKS.labels(task=task, outcome=outcome).inc()
 
 
 class InstrumentedTokenizer:

@@ -55,6 +55,7 @@ def test_support_group_has_view_and_action_permissions_only():
         "accounts.view_statushistory",
         "accounts.view_user",
         "otp.add_otplockoutreset",  # the owner's way back past the wrong-code ceiling (otp 0004)
+        "otp.view_delivery",  # "I never got the code" (otp 0005)
         "otp.view_otp",
         "otp.view_otplockoutreset",
         "sessions_log.view_loginstate",
