@@ -306,6 +306,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # queue after this many seconds. Sends are idempotent (otp.delivery), so a second
     # copy of a task that was only slow is harmless; keep it well under OTP_TTL.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60),
+    # Look for such tasks every 5 s (kombu's default is one real look per 100 s, longer
+    # than a code lives).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -43,9 +43,10 @@ def signup_code(self: Any, **kwargs: Any) -> None:
     _counted(self.name, lambda: signup_code_job(job_key=self.request.id or "", **kwargs))
 
 
-@app.task(name=delivery_send_job.task_name, bind=True)
+# No retry limit of Celery's own: the delivery record ends the tries (the code's expiry).
+@app.task(name=delivery_send_job.task_name, bind=True, max_retries=None)
 def delivery_send(self: Any, *, delivery_id: int, sealed: str) -> None:
     retry_after = _counted(self.name, lambda: delivery_send_job(delivery_id=delivery_id, sealed=sealed))
     if retry_after is not None:
         metrics.worker_task(task=self.name, outcome="retry")
-        raise self.retry(countdown=retry_after, max_retries=None)
+        raise self.retry(countdown=retry_after)
