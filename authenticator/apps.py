@@ -8,9 +8,10 @@ class AuthenticatorConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from authenticator.checks import check_shared_cache, check_tokenizer_transport
+        from authenticator.checks import check_broker, check_shared_cache, check_tokenizer_transport
         from authenticator.firebase import check_firebase_configuration
 
         checks.register(check_firebase_configuration)
         checks.register(check_shared_cache)
         checks.register(check_tokenizer_transport)
+        checks.register(check_broker)

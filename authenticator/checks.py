@@ -7,7 +7,9 @@ start at all instead of failing one request at a time.
 Ids: ``authenticator.E101`` the cache is per process (local memory, dummy) or per host
 (files): a sign-out in one process would not reach the others' cached introspections,
 nor throttles be shared; ``authenticator.E102`` TOKENIZER_URL is plain http:// to a host
-that is not this one, without TOKENIZER_ALLOW_PLAINTEXT.
+that is not this one, without TOKENIZER_ALLOW_PLAINTEXT; ``authenticator.E103``
+CELERY_BROKER_URL is set but not a Redis URL (the only broker the deliveries are built
+and tested on), checked whatever DEBUG says.
 """
 
 from __future__ import annotations
@@ -61,3 +63,15 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_broker(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    url = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    parts = urlsplit(url)
+    if not url or (parts.scheme in ("redis", "rediss") and parts.hostname):
+        return []
+    return [Error(
+        f"CELERY_BROKER_URL is not a Redis URL ({parts.scheme or 'no scheme'}://…): deliveries would never reach a worker.",
+        hint="Give redis://[:PASSWORD@]HOST:6379/DB (or rediss:// for TLS), or leave it unset to send in-process.",
+        id="authenticator.E103",
+    )]
