@@ -314,7 +314,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing after an answer must not hold its thread for long: a broker that doesn't
-# take the task in about a second sends the job to this process's pool instead.
+# take the task within a few tries (each CELERY_BROKER_CONNECTION_TIMEOUT at most) sends
+# the job to this process's pool instead.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # Acknowledged when done, not when taken: a worker that dies mid-send leaves the task to
 # another (a killed pool process: at once; a lost worker: after the visibility timeout).

@@ -128,9 +128,12 @@ def delivery_supersede(*, job_key: str) -> bool:
     return bool(superseded) or not Delivery.objects.filter(job_key=job_key).exists()
 
 
-def _lease() -> timedelta:
-    # A send takes at most a connect and a read timeout; a claim older than that (and a
-    # margin) belongs to a worker that died.
+def _lease(channel: str) -> timedelta:
+    # An SMS send takes at most a connect and a read timeout; an email a connect and a few
+    # SMTP commands, each bounded by EMAIL_TIMEOUT. A claim older than that (and a margin)
+    # belongs to a worker that died.
+    if channel == EMAIL:
+        return timedelta(seconds=4 * float(getattr(settings, "EMAIL_TIMEOUT", None) or 10.0) + 2.0)
     return timedelta(seconds=2 * float(app_settings.SMS_TIMEOUT) + 2.0)
 
 
@@ -156,7 +159,10 @@ def delivery_attempt(*, delivery_id: int, sealed: str, retry: bool = True) -> At
     (the broker's workers); without it (in-process, no broker) the first failure is final.
     """
     now = timezone.now()
-    lease_until = now + _lease()
+    channel = Delivery.objects.filter(pk=delivery_id).values_list("channel", flat=True).first()
+    if channel is None:  # purged, or never committed
+        return Attempt("missing")
+    lease_until = now + _lease(channel)
     claimed = (Delivery.objects.filter(pk=delivery_id, expires_at__gt=now)
                .filter(Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.SENDING, lease_until__lt=now))
                .update(status=DeliveryStatus.SENDING, lease_until=lease_until, attempts=F("attempts") + 1, updated_at=now))
@@ -233,6 +239,7 @@ TWILIO_STATUSES = {
     "read": DeliveryStatus.DELIVERED,
     "undelivered": DeliveryStatus.UNDELIVERABLE,
     "failed": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
 }
 # Where a status may come from: a late "sent" never undoes "delivered", and the end of a
 # message is told once.

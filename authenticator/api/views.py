@@ -40,6 +40,7 @@ def errors(*codes: int) -> dict:
         404: "Not found (not_found)",
         409: "Conflict (phone_number_taken, email_taken)",
         413: "Body too large (request_too_large)",
+        415: "Not a form body (unsupported_media_type)",
         429: "Rate limited (rate_limited, too_many_attempts); see Retry-After",
         503: "A dependency is down (tokenizer_unavailable, delivery_unavailable, service_unavailable); retry later",
     }
@@ -130,7 +131,7 @@ class TwilioStatusCallbackView(PublicView):
     parser_classes = [FormParser]
 
     @extend_schema(request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
-                   responses={204: None, **errors(400, 403, 413, 429)},
+                   responses={204: None, **errors(400, 403, 413, 415, 429)},
                    summary="Twilio status callback (MessageSid, MessageStatus, ErrorCode; signed by Twilio)")
     def post(self, request: Request) -> Response:
         url = str(app_settings.TWILIO_STATUS_CALLBACK_URL or "") or request.build_absolute_uri()

@@ -24,12 +24,14 @@ app = celery_app()
 
 
 def _counted(task: str, run: Any) -> Any:
+    """Run a job; counted as done (or, by its caller, retry) or error."""
     try:
         result = run()
     except Exception:
         metrics.worker_task(task=task, outcome="error")
         raise
-    metrics.worker_task(task=task, outcome="done")
+    if result is None:
+        metrics.worker_task(task=task, outcome="done")
     return result
 
 

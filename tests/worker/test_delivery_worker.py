@@ -207,3 +207,23 @@ def test_sigterm_drains_the_running_send_then_exits(start_worker, gateway, broke
     (row,) = Delivery.objects.filter(user=user)
     assert (row.status, row.attempts) == ("sent", 1)
     assert len(gateway.requests) == 1
+
+
+def test_a_sign_up_through_the_worker_sends_a_code_that_verifies(start_worker, gateway, broker):
+    start_worker(concurrency=1)
+    api = APIClient(REMOTE_ADDR=IP)
+    phone = "+447400200003"
+
+    answer = api.post("/api/v1/auth/signup", {"phone_number": phone, "country_id": "GB", "name": "Ann"}, format="json")
+    assert answer.status_code == 202
+
+    deadline = time.monotonic() + 20
+    while not gateway.sms_to(phone):
+        assert time.monotonic() < deadline, "no sign-up SMS"
+        time.sleep(0.1)
+    (sms,) = gateway.sms_to(phone)
+    verified = api.post("/api/v1/auth/signup/verify", {"phone_number": phone, "otp": gateway.code_of(sms)}, format="json")
+    assert verified.status_code == 201, verified.content
+    (row,) = Delivery.objects.filter(user__phone_number=phone)
+    assert (row.purpose, row.status, row.provider, row.attempts) == ("signup", "sent", "gateway", 1)
+    assert row.job_key  # made by the worker's task
