@@ -257,7 +257,6 @@ def delivery_status_update(*, provider: str, message_id: str, status: str, error
     changed = Delivery.objects.filter(provider=provider, provider_message_id=message_id,
                                       status__in=_MAY_BECOME[status]).update(
         status=status, last_error=error[:255], updated_at=timezone.now())
-    metrics.delivery_callback(provider=provider, status=status)
     return changed
 
 

@@ -30,6 +30,9 @@ from authenticator.core.conf import app_settings
 
 log = logging.getLogger(__name__)
 
+# This process (and its pool, forked from it) counts deliveries: served on its own port.
+metrics.worker_metrics_on()
+
 HEARTBEAT_SECONDS = 5.0
 _stop = threading.Event()
 
@@ -62,7 +65,7 @@ def _on_ready(**_: Any) -> None:
     if port:
         from prometheus_client import start_http_server
 
-        start_http_server(port, registry=metrics.registry())
+        start_http_server(port, registry=metrics.worker_registry())
     log.info("worker ready", extra={"heartbeat_file": heartbeat, "metrics_port": port})
 
 
