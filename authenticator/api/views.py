@@ -135,7 +135,9 @@ class TwilioStatusCallbackView(PublicView):
                    summary="Twilio status callback (MessageSid, MessageStatus, ErrorCode; signed by Twilio)")
     def post(self, request: Request) -> Response:
         url = str(app_settings.TWILIO_STATUS_CALLBACK_URL or "") or request.build_absolute_uri()
-        params = [(name, value) for name, values in request.data.lists() for value in values]
+        data = request.data  # a QueryDict for a form; an empty dict when there is no body at all
+        params = ([(name, value) for name, values in data.lists() for value in values] if hasattr(data, "lists")
+                  else [(str(name), str(value)) for name, value in dict(data).items()])
         twilio_status_callback(url=url, params=params, signature=request.headers.get("X-Twilio-Signature", ""))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -138,3 +138,16 @@ def test_without_a_configured_url_the_request_url_is_the_signed_one(sent, authn_
     assert post_form(params, good).status_code == 204
     sent.refresh_from_db()
     assert sent.status == "delivered"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_an_empty_body_is_answered_cleanly(sent, content_type):
+    # Found by the schema fuzzer: no body at all is an empty dict, not a form (it was a 500).
+    client = APIClient(REMOTE_ADDR="54.172.60.1")
+    kwargs = {"content_type": content_type} if content_type else {}
+    unsigned = client.generic("POST", PATH, "", HTTP_X_TWILIO_SIGNATURE="", **kwargs)
+    assert (unsigned.status_code, unsigned.json()["code"]) == (403, "invalid_signature")
+    signed_empty = client.generic("POST", PATH, "", HTTP_X_TWILIO_SIGNATURE=signed({}), **kwargs)
+    assert signed_empty.status_code == 204  # Twilio's signature of nothing: says nothing of any message
+    sent.refresh_from_db()
+    assert sent.status == "sent"

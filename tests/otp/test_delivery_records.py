@@ -253,3 +253,12 @@ def test_records_are_purged_with_their_codes_and_notices_by_age(gateway):
 
     assert set(Delivery.objects.values_list("pk", flat=True)) == {recent_notice.pk}
     assert not Delivery.objects.filter(pk__in=[with_code.pk, notice.pk]).exists()
+
+
+def test_the_longest_email_still_gets_a_record():
+    # Found by the schema fuzzer: "x@<252 characters>" masks to two characters more.
+    user = UserFactory()
+    address = "0@" + ".".join(["a" * 63] * 3) + "." + "a" * 60
+    assert len(address) == 254
+    record = delivery_create(user_id=user.pk, purpose="verify_email", channel="email", to=address)
+    assert record.to_masked.startswith("0***@aaa") and len(record.to_masked) == 254
