@@ -9,7 +9,9 @@ Ids: ``authenticator.E101`` the cache is per process (local memory, dummy) or pe
 nor throttles be shared; ``authenticator.E102`` TOKENIZER_URL is plain http:// to a host
 that is not this one, without TOKENIZER_ALLOW_PLAINTEXT; ``authenticator.E103`` the SMS
 budgets' or the challenge's settings can't be read (whatever DEBUG says: a budget that
-does not parse must not start as "no budget").
+does not parse must not start as "no budget"); ``authenticator.E104``
+CELERY_BROKER_URL is set but not a Redis URL (the only broker the deliveries are built
+and tested on), checked whatever DEBUG says.
 """
 
 from __future__ import annotations
@@ -98,3 +100,15 @@ def check_sms_guard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         problems.append("SIGNUP_COUNTRY_CHECK=challenge needs a CHALLENGE_VERIFIER")
     return [Error(text, hint="See docs/operators/configuration.md (SMS budgets, the challenge).", id="authenticator.E103")
             for text in problems]
+
+
+def check_broker(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    url = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    parts = urlsplit(url)
+    if not url or (parts.scheme in ("redis", "rediss") and parts.hostname):
+        return []
+    return [Error(
+        f"CELERY_BROKER_URL is not a Redis URL ({parts.scheme or 'no scheme'}://…): deliveries would never reach a worker.",
+        hint="Give redis://[:PASSWORD@]HOST:6379/DB (or rediss:// for TLS), or leave it unset to send in-process.",
+        id="authenticator.E104",
+    )]

@@ -226,6 +226,8 @@ REST_FRAMEWORK = {
         "auth_ip": env.str("THROTTLE_AUTH_IP", default="30/min"),
         "otp_ip": env.str("THROTTLE_OTP_IP", default="10/min"),
         "refresh_ip": env.str("THROTTLE_REFRESH_IP", default="60/min"),
+        # Provider status callbacks (Twilio posts one per status change of each message).
+        "callback_ip": env.str("THROTTLE_CALLBACK_IP", default="600/min"),
         "user": env.str("THROTTLE_USER", default="120/min"),
     },
 }
@@ -304,6 +306,11 @@ AUTHENTICATOR = {
     "TWILIO_AUTH_TOKEN": env.str("TWILIO_AUTH_TOKEN", default=""),
     "TWILIO_FROM": env.str("TWILIO_FROM", default=""),
     "TWILIO_API_URL": env.str("TWILIO_API_URL", default="https://api.twilio.com"),
+    "TWILIO_STATUS_CALLBACK_URL": env.str("TWILIO_STATUS_CALLBACK_URL", default=""),
+    "DELIVERY_RETRY_BASE": env.float("DELIVERY_RETRY_BASE", default=2.0),
+    "DELIVERY_RETRY_MAX": env.float("DELIVERY_RETRY_MAX", default=60.0),
+    "WORKER_HEARTBEAT_FILE": env.str("WORKER_HEARTBEAT_FILE", default=""),
+    "WORKER_METRICS_PORT": env.int("WORKER_METRICS_PORT", default=0),
     "GEOLOCATION_BACKEND": env.str("GEOLOCATION_BACKEND", default="authenticator.geolocation.OfflineGeolocation"),
     "ADMIN_PHONE_REGIONS": env.list("ADMIN_PHONE_REGIONS", default=[]),
     "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
@@ -319,6 +326,40 @@ AUTHENTICATOR = {
     "GRPC_PROCESSES": env.int("GRPC_PROCESSES", default=1),
     "GRPC_SHUTDOWN_GRACE": env.float("GRPC_SHUTDOWN_GRACE", default=10.0),
 }
+
+# --- Background work: code deliveries on Celery (docs/operators/delivery.md) -------------
+# Unset: deliveries run in a thread pool of the process that answered (authenticator/core/
+# background.py), one try each. Set (a Redis URL): the answer enqueues, workers started by
+# `celery -A config worker` send, retrying while the code is valid.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task a worker took and never acknowledged (the whole worker died) goes back to the
+    # queue after this many seconds. Sends are idempotent (otp.delivery), so a second
+    # copy of a task that was only slow is harmless; keep it well under OTP_TTL.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60),
+    # Look for such tasks every 5 s (kombu's default is one real look per 100 s, longer
+    # than a code lives).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing after an answer must not hold its thread for long: a broker that doesn't
+# take the task within a few tries (each CELERY_BROKER_CONNECTION_TIMEOUT at most) sends
+# the job to this process's pool instead.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Acknowledged when done, not when taken: a worker that dies mid-send leaves the task to
+# another (a killed pool process: at once; a lost worker: after the visibility timeout).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="authenticator")
+# Our JSON logging (LOGGING below) stays: Celery adds no handlers of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # One JSON object per line on stderr (LOG_FORMAT=plain for a terminal), each with the
 # request id; phone numbers, emails, codes and tokens are masked (authenticator/core/logging.py).

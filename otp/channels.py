@@ -1,7 +1,11 @@
 """How one-time passwords leave the service: SMS senders and email.
 
-An SMS sender is any class with ``send(*, to, message)`` (``to`` in E.164), chosen by the
-dotted path in ``AUTHENTICATOR["SMS_SENDER"]``. Every sender signals a failed send with
+An SMS sender is any class with ``send(*, to, message, idempotency_key="")`` (``to`` in
+E.164) returning the provider's message id ("" if it gives none), and a ``name`` (the
+provider, as delivery records show it), chosen by the dotted path in
+``AUTHENTICATOR["SMS_SENDER"]``. ``idempotency_key`` is the same for every try of one
+message (a delivery record's id): a provider that honours it sends the message once
+however often a worker retries. Every sender signals a failed send with
 ``DeliveryUnavailable`` and nothing else, so flows map it to one ``503`` answer.
 
 Senders read their settings when they send, not when they are built, so one cached
@@ -10,6 +14,9 @@ instance per dotted path keeps working under test overrides.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -25,6 +32,7 @@ import certifi
 import urllib3
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
+from django.core.mail.message import make_msgid
 from django.utils.module_loading import import_string
 
 from authenticator.core import jsonsafe
@@ -48,22 +56,29 @@ __all__ = [
 
 @runtime_checkable
 class SmsSender(Protocol):
-    def send(self, *, to: str, message: str) -> None:
-        """Send ``message`` to ``to`` (E.164); raise ``DeliveryUnavailable`` on failure."""
+    name: str
+
+    def send(self, *, to: str, message: str, idempotency_key: str = "") -> str:
+        """Send ``message`` to ``to`` (E.164); the provider's message id ("" if none).
+
+        Raise ``DeliveryUnavailable`` on failure (``permanent=True`` when trying again
+        cannot help: the provider refused the number or the message)."""
         ...
 
 
 class ConsoleSmsSender:
     """The embedded default: the code appears on the console that runs the server."""
 
+    name = "console"
     _lock = threading.Lock()
 
-    def send(self, *, to: str, message: str) -> None:
+    def send(self, *, to: str, message: str, idempotency_key: str = "") -> str:
         # sys.stdout is looked up per send so that a replaced stream (capture, redirect)
         # receives it; the lock keeps lines from concurrent requests whole.
         with self._lock:
             sys.stdout.write(f"SMS to {to}: {message}\n")
             sys.stdout.flush()
+        return ""
 
 
 @dataclass(frozen=True)
@@ -82,9 +97,12 @@ _outbox_lock = threading.Lock()
 class OutboxSmsSender:
     """For tests: keeps messages in ``otp.channels.outbox`` like Django's mail outbox."""
 
-    def send(self, *, to: str, message: str) -> None:
+    name = "outbox"
+
+    def send(self, *, to: str, message: str, idempotency_key: str = "") -> str:
         with _outbox_lock:
             outbox.append(SmsMessage(to=to, message=message))
+            return f"outbox-{len(outbox)}"
 
 
 class _HttpSmsSender:
@@ -146,11 +164,34 @@ class _HttpSmsSender:
         except urllib3.exceptions.HTTPError as exc:
             # The exception names the URL, never the body: nothing here carries the code.
             logger.warning("%s unreachable: %s", self.provider, type(exc).__name__)
-            raise DeliveryUnavailable() from exc
+            error = DeliveryUnavailable()
+            error.reason = f"{self.provider} unreachable: {type(exc).__name__}"
+            raise error from exc
         if not 200 <= response.status < 300:
-            logger.warning("%s answered HTTP %s%s", self.provider, response.status, self._error_hint(response))
-            raise DeliveryUnavailable()
+            hint = self._error_hint(response)
+            logger.warning("%s answered HTTP %s%s", self.provider, response.status, hint)
+            error = DeliveryUnavailable()
+            error.reason = f"{self.provider} answered HTTP {response.status}{hint}"
+            # A refusal of this message (bad number, bad request) stays a refusal however
+            # often it is tried; overload (429) and the provider's own errors (5xx) do not.
+            error.permanent = 400 <= response.status < 500 and response.status not in (408, 409, 425, 429)
+            raise error
         return response
+
+    @staticmethod
+    def _message_id(response: urllib3.BaseHTTPResponse, *keys: str) -> str:
+        """The provider's id for the message, from a JSON answer ("" if there is none)."""
+        try:
+            data = jsonsafe.loads(response.data)
+        except ValueError:
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        for key in keys:
+            value = data.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                return str(value)[:128]
+        return ""
 
     def _error_hint(self, response: urllib3.BaseHTTPResponse) -> str:
         return ""
@@ -164,8 +205,9 @@ class HttpGatewaySmsSender(_HttpSmsSender):
     """
 
     provider = "SMS gateway"
+    name = "gateway"
 
-    def send(self, *, to: str, message: str) -> None:
+    def send(self, *, to: str, message: str, idempotency_key: str = "") -> str:
         url = app_settings.SMS_GATEWAY_URL
         if not url:
             # The system check otp.E002 stops a misconfigured start; this covers overrides.
@@ -173,7 +215,12 @@ class HttpGatewaySmsSender(_HttpSmsSender):
         headers = {}
         if app_settings.SMS_GATEWAY_KEY:
             headers["Authorization"] = f"Bearer {app_settings.SMS_GATEWAY_KEY}"
-        self._post(url, json_body={"to": to, "message": message}, headers=headers)
+        if idempotency_key:
+            # The same on every try of one message: a gateway that honours it (the IETF
+            # draft's header) sends the message once, however often a worker tries.
+            headers["Idempotency-Key"] = idempotency_key
+        response = self._post(url, json_body={"to": to, "message": message}, headers=headers)
+        return self._message_id(response, "id", "message_id")
 
 
 class TwilioSmsSender(_HttpSmsSender):
@@ -184,8 +231,9 @@ class TwilioSmsSender(_HttpSmsSender):
     """
 
     provider = "Twilio"
+    name = "twilio"
 
-    def send(self, *, to: str, message: str) -> None:
+    def send(self, *, to: str, message: str, idempotency_key: str = "") -> str:
         sid = app_settings.TWILIO_ACCOUNT_SID
         token = app_settings.TWILIO_AUTH_TOKEN
         sender = app_settings.TWILIO_FROM
@@ -195,7 +243,14 @@ class TwilioSmsSender(_HttpSmsSender):
             )
         base = str(app_settings.TWILIO_API_URL).rstrip("/")
         url = f"{base}/2010-04-01/Accounts/{sid}/Messages.json"
-        self._post(url, form={"To": to, "From": sender, "Body": message}, auth=(sid, token))
+        form = {"To": to, "From": sender, "Body": message}
+        if app_settings.TWILIO_STATUS_CALLBACK_URL:
+            # Twilio posts the message's status there (api: TwilioStatusCallbackView).
+            form["StatusCallback"] = str(app_settings.TWILIO_STATUS_CALLBACK_URL)
+        # Twilio's Messages API has no idempotency key: a try whose answer was lost may
+        # have gone out (docs/operators/delivery.md).
+        response = self._post(url, form=form, auth=(sid, token))
+        return self._message_id(response, "sid")
 
     def _error_hint(self, response: urllib3.BaseHTTPResponse) -> str:
         # Twilio's own error code (e.g. 21211 invalid 'To') tells an operator what to fix;
@@ -205,6 +260,20 @@ class TwilioSmsSender(_HttpSmsSender):
         except (ValueError, AttributeError):
             return ""
         return f" (Twilio error {code})" if code else ""
+
+
+def twilio_signature(*, auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
+    """Twilio's X-Twilio-Signature of a form POST to ``url``: the URL, then each parameter's
+    name and value, sorted by name (values of one name in order), HMAC-SHA1 with the
+    account's auth token, base64 (Twilio's "Webhooks security" page)."""
+    data = url + "".join(f"{name}{value}" for name, value in sorted(params, key=lambda pair: pair[0]))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def twilio_signature_valid(*, auth_token: str, url: str, params: list[tuple[str, str]], signature: str) -> bool:
+    expected = twilio_signature(auth_token=auth_token, url=url, params=params)
+    return bool(auth_token) and hmac.compare_digest(expected.encode(), (signature or "").encode())
 
 
 _senders: dict[str, SmsSender] = {}
@@ -227,16 +296,21 @@ def sms_sender() -> SmsSender:
     return sender
 
 
-def send_email(*, to: str, subject: str, body: str) -> None:
-    """Send a plain-text email through Django's configured backend (SMTP via ``EMAIL_URL``).
+def send_email(*, to: str, subject: str, body: str, idempotency_key: str = "") -> str:
+    """Send a plain-text email through Django's configured backend (SMTP via ``EMAIL_URL``);
+    returns its Message-ID (made here, so the delivery record can name it).
 
     A refused connection, a timeout (``EMAIL_TIMEOUT``) or an SMTP error is
     ``DeliveryUnavailable``.
     """
+    message_id = make_msgid(idstring=idempotency_key or None, domain="authenticator")
     try:
-        EmailMessage(subject=subject, body=body, to=[to]).send(fail_silently=False)
+        EmailMessage(subject=subject, body=body, to=[to], headers={"Message-ID": message_id}).send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as exc:
         # smtplib errors carry the server's reply, never the body we sent; the address is
         # left out all the same.
         logger.warning("Email delivery failed: %s", type(exc).__name__)
-        raise DeliveryUnavailable() from exc
+        error = DeliveryUnavailable()
+        error.reason = f"email: {type(exc).__name__}"
+        raise error from exc
+    return message_id

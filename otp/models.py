@@ -96,3 +96,65 @@ class OtpLockoutReset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} reset at {self.reset_at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"  # claimed by a worker, the provider call under way
+    SENT = "sent", "Sent"  # the provider accepted it
+    DELIVERED = "delivered", "Delivered"  # the provider says it reached the phone
+    FAILED = "failed", "Failed"  # not sent (provider down until the code expired), or the provider failed it
+    UNDELIVERABLE = "undeliverable", "Undeliverable"  # the provider could not deliver it (e.g. unreachable number)
+
+
+# A delivery in one of these is never sent again.
+DELIVERY_DONE = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERABLE)
+
+
+class Delivery(models.Model):
+    """One message sent (or to be sent) to a user: what support sees for "I never got the code".
+
+    Never the message or its code: the channel, the destination masked, who carried it
+    (provider and its message id), where it is (status), how many tries and the last
+    error. The row is also the send's idempotency record: a worker claims it before
+    calling the provider (``queued`` → ``sending``, with a lease), and a row whose status
+    says it went is never sent again. ``otp`` is the code it carried (none for the notice
+    a registered number gets on sign-up); deleted with it (``otps_purge_expired``).
+    """
+
+    id = SonyflakeField()
+    otp = models.ForeignKey(Otp, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
+    purpose = models.CharField(max_length=16, choices=OtpPurpose.choices)
+    channel = models.CharField(max_length=8, choices=OtpChannel.choices)
+    to_masked = models.CharField("to", max_length=254)
+    provider = models.CharField(max_length=32, blank=True, default="")
+    provider_message_id = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True, default="")
+    # The background job that made it: a redelivered job finds its row instead of making a second.
+    job_key = models.CharField(max_length=64, blank=True, default="")
+    # While ``sending``: until when the claiming worker owns it (after that, a worker that
+    # died mid-send is presumed dead and another may send it, with the same idempotency key).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Tries stop here: the code it carries is no use after it.
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "otp_deliveries"
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="otp_deliveries_user_idx"),
+            models.Index(fields=["provider", "provider_message_id"], name="otp_deliveries_provider_idx"),
+            models.Index(fields=["created_at"], name="otp_deliveries_created_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["job_key"], condition=~models.Q(job_key=""), name="otp_deliveries_job_key_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to_masked}: {self.status}"

@@ -62,6 +62,7 @@ from authenticator.core.ids import next_id
 from sessions_log.models import LoginState
 from sessions_log.services import KNOWN_ADDRESS_WINDOW
 
+from .delivery import deliveries_purge
 from .models import Otp, OtpChannel, OtpDecoy, OtpLockoutReset
 
 CHANNELS = (OtpChannel.SMS, OtpChannel.EMAIL)
@@ -315,7 +316,8 @@ def otps_purge_expired(
 ) -> int:
     """Delete codes and decoys that expired before now - older_than, in batches; returns
     the count. Those with wrong tries are kept while they count towards the account
-    ceiling (OTP_FAILURE_WINDOW), so purging never lifts it.
+    ceiling (OTP_FAILURE_WINDOW), so purging never lifts it. A code's delivery records
+    go with it, and records of messages with no code (sign-up notices) once as old.
 
     ``progress`` (a CLI progress bar) is called with the number deleted by each batch.
     """
@@ -328,10 +330,12 @@ def otps_purge_expired(
     for model, done in ((Otp, no_failures | used), (OtpDecoy, no_failures)):
         rows = model.objects.filter(done, expired_at__lt=cutoff)
         while ids := list(rows.values_list("id", flat=True)[:batch_size]):
-            deleted = model.objects.filter(pk__in=ids).delete()[0]
+            # The count is of codes and decoys; their delivery records go in the same delete.
+            deleted = model.objects.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
             total += deleted
             if progress is not None:
                 progress(deleted)
+    deliveries_purge(older_than=older_than, batch_size=batch_size)
     return total
 
 

@@ -64,7 +64,7 @@ from authenticator.flows.account_status import account_set_status
 from authenticator.flows.tokens import sessions_revoke_all
 from sessions_log.models import EndedReason
 
-from .otp import OtpInline
+from .otp import DeliveryInline, OtpInline
 from .readonly import ReadOnly
 from .sessions_log import LoginStateInline
 
@@ -121,7 +121,7 @@ class StaffChangeInline(ReadOnly, admin.TabularInline):
         return rows.exclude(field__in=ROLE_FIELDS)
 
 
-INLINES = [StatusHistoryInline, LoginStateInline, OtpInline, SocialIdentityInline, StaffChangeInline]
+INLINES = [StatusHistoryInline, LoginStateInline, OtpInline, DeliveryInline, SocialIdentityInline, StaffChangeInline]
 
 
 # -- actions -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import transaction
 from accounts.selectors import staff_may_act_on
 from accounts.services import staff_change_record
 from authenticator.admin.readonly import ReadOnly
-from otp.models import Otp, OtpLockoutReset
+from otp.models import Delivery, Otp, OtpLockoutReset
 from otp.services import otp_lockout_reset, otp_lockout_status
 
 # Never the code: the stored value is a hash, and it is not shown either.
@@ -39,6 +39,27 @@ class OtpInline(ReadOnly, admin.TabularInline):
     @admin.display(description="account lockout (this channel)")
     def account_lockout(self, obj: Otp) -> str:
         return lockout_of(obj)
+
+
+# What support needs for "I never got the code": where each message is, never what it said.
+DELIVERY_FIELDS = ("created_at", "purpose", "channel", "to_masked", "status", "attempts", "last_error", "provider",
+                   "provider_message_id", "sent_at", "updated_at")
+
+
+class DeliveryInline(ReadOnly, admin.TabularInline):
+    """A user's latest messages on their admin page: when, which channel, to where
+    (masked), their status (queued, sending, sent, delivered, failed, undeliverable), the
+    tries, the last error and the provider's message id — never the code."""
+
+    model = Delivery
+    fk_name = "user"
+    verbose_name_plural = "latest deliveries"
+    extra = 0
+    can_delete = False
+    fields = DELIVERY_FIELDS
+    readonly_fields = DELIVERY_FIELDS
+    ordering = ("-created_at", "-id")
+    recent_limit = 20  # authenticator.admin.accounts.UserAdmin shows only the most recent
 
 
 @admin.register(Otp)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/google", views.GoogleView.as_view(), name="google"),
     path("auth/token/refresh", views.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/signout", views.SignOutView.as_view(), name="signout"),
+    path("delivery/twilio/status", views.TwilioStatusCallbackView.as_view(), name="delivery-twilio-status"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/email/verify", views.MeVerifyEmailView.as_view(), name="me-verify-email"),
     path("me/identities", views.IdentitiesView.as_view(), name="identities"),

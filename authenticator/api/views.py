@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..core.conf import app_settings
 from ..edge import inputs as i
 from ..edge import presenters as p
 from ..edge.client import Requester, requester
+from ..flows.delivery import twilio_status_callback
 from ..flows.google import (
     PhoneVerificationRequired,
     google_sign_in,
@@ -32,10 +36,12 @@ def errors(*codes: int) -> dict:
         400: "Invalid request (code: invalid_request, invalid_otp, otp_expired, malformed_request, "
              "challenge_required, challenge_failed)",
         401: "Missing, invalid or revoked token (not_authenticated, invalid_token)",
-        403: "Account cannot sign in (account_blocked, account_suspended, account_deleted, account_unverified)",
+        403: "Account cannot sign in (account_blocked, account_suspended, account_deleted, account_unverified); "
+             "a provider callback's signature is wrong (invalid_signature)",
         404: "Not found (not_found)",
         409: "Conflict (phone_number_taken, email_taken)",
         413: "Body too large (request_too_large)",
+        415: "Not a form body (unsupported_media_type)",
         429: "Rate limited (rate_limited, too_many_attempts, sms_budget_exceeded); see Retry-After",
         503: "A dependency is down (tokenizer_unavailable, delivery_unavailable, challenge_unavailable, "
              "service_unavailable); retry later",
@@ -119,6 +125,25 @@ class TokenRefreshView(PublicView):
                    summary="Rotate the refresh token; a reused one revokes its session")
     def post(self, request: Request) -> Response:
         return Response({"tokens": p.tokens(token_refresh(**parse(i.RefreshIn, request)))})
+
+
+class TwilioStatusCallbackView(PublicView):
+    """Twilio's status callbacks (form-encoded, X-Twilio-Signature): the delivery records'
+    news from the provider. Not for client apps."""
+
+    throttle_scope = "callback_ip"
+    parser_classes = [FormParser]
+
+    @extend_schema(request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+                   responses={204: None, **errors(400, 403, 413, 415, 429)},
+                   summary="Twilio status callback (MessageSid, MessageStatus, ErrorCode; signed by Twilio)")
+    def post(self, request: Request) -> Response:
+        url = str(app_settings.TWILIO_STATUS_CALLBACK_URL or "") or request.build_absolute_uri()
+        data = request.data  # a QueryDict for a form; an empty dict when there is no body at all
+        params = ([(name, value) for name, values in data.lists() for value in values] if hasattr(data, "lists")
+                  else [(str(name), str(value)) for name, value in dict(data).items()])
+        twilio_status_callback(url=url, params=params, signature=request.headers.get("X-Twilio-Signature", ""))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AuthenticatedView(APIView):

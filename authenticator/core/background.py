@@ -1,5 +1,11 @@
 """Work that must not hold up the answer: the enumeration-safe sign-up and sign-in code sends.
 
+Two ways to run it. With ``CELERY_BROKER_URL`` set, a job marked ``@job("task.name")`` is
+published to the broker (Redis) and a worker (``celery -A config worker``, the
+``authenticator.worker`` tasks) runs it; a job without a task name, or a broker that
+does not take the task, runs here as below. Without a broker (the embedded default),
+every job runs in this process:
+
 One process-wide pool of at most MAX_WORKERS threads, recreated in a forked child
 (gunicorn workers). A job runs outside Django's request cycle, so it closes its database
 connections when done. The queue is capped: a provider that hangs on every send must
@@ -10,6 +16,7 @@ raised. ``wait_idle`` lets tests and shutdown wait for queued jobs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -20,6 +27,7 @@ from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 log = logging.getLogger(__name__)
@@ -77,8 +85,49 @@ def _run(job: Callable[..., None], name: str, kwargs: dict[str, Any]) -> None:
         connections.close_all()
 
 
+# --- the broker -------------------------------------------------------------------------
+def job(task_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a function (keyword arguments that JSON carries) as a job a worker may run,
+    under the Celery task name ``task_name`` (authenticator.worker registers it)."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.task_name = task_name  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def broker_url() -> str:
+    return str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+
+
+@functools.cache
+def celery_app() -> Any:
+    """The Celery app, configured from Django's ``CELERY_*`` settings (``config/celery.py``
+    serves it to ``celery -A config``). Made on first use: a process without a broker
+    never imports Celery."""
+    from celery import Celery
+
+    app = Celery("authenticator", set_as_current=True)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    return app
+
+
+def enqueue(task_name: str, /, **kwargs: Any) -> None:
+    """Publish ``task_name(**kwargs)`` to the broker; raises if the broker does not take it."""
+    celery_app().send_task(task_name, kwargs=kwargs, retry=True)
+
+
 def submit(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> bool:
-    """Queue ``job(**kwargs)``; False (and a log line) when the queue is full."""
+    """Queue ``job(**kwargs)``: on the broker when there is one and the job has a task
+    name, else on this process's pool; False (and a log line) when that is full."""
+    task_name = getattr(job, "task_name", None)
+    if task_name and broker_url():
+        try:
+            enqueue(task_name, **kwargs)
+            return True
+        except Exception:  # noqa: BLE001 - the broker is down: the job still runs, here
+            log.warning("broker did not take %s; running it in this process", name, exc_info=True)
     if _pool.submit(_run, job=job, name=name, kwargs=kwargs) is None:
         log.error("background queue full (%s pending); dropped %s", MAX_PENDING, name)
         return False

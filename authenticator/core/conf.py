@@ -61,6 +61,17 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": "",
     "TWILIO_FROM": "",
     "TWILIO_API_URL": "https://api.twilio.com",
+    # The public URL of POST /api/v1/delivery/twilio/status: sent to Twilio with each
+    # message (StatusCallback) and the URL its X-Twilio-Signature is checked against.
+    "TWILIO_STATUS_CALLBACK_URL": "",
+    # Deliveries on the broker: the first retry after this many seconds, doubling up to
+    # DELIVERY_RETRY_MAX, while the code is still valid; then the delivery has failed.
+    "DELIVERY_RETRY_BASE": 2.0,
+    "DELIVERY_RETRY_MAX": 60.0,
+    # The worker (celery -A config worker): a file it touches while it is alive and
+    # connected to the broker (its health check reads it), and the port of its metrics.
+    "WORKER_HEARTBEAT_FILE": "",
+    "WORKER_METRICS_PORT": 0,
     # Tokenizer.
     "TOKENIZER_URL": "",
     # Plain http:// to a host that is not this one is refused at start (DEBUG off) unless

@@ -119,6 +119,12 @@ class StaffNotAllowed(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 403, "staff_not_allowed", "Your role does not allow this change.", "PERMISSION_DENIED", 10
 
 
+class InvalidSignature(ApplicationError):
+    """A provider's callback whose signature does not check out (Twilio's X-Twilio-Signature)."""
+
+    http_status, code, detail, grpc_status, exit_code = 403, "invalid_signature", "The request signature is not valid.", "PERMISSION_DENIED", 6
+
+
 class NotFound(ApplicationError):
     http_status, code, detail, grpc_status, exit_code = 404, "not_found", "Not found.", "NOT_FOUND", 7
 
@@ -149,7 +155,12 @@ class TokenizerUnavailable(ServiceUnavailable):
 
 
 class DeliveryUnavailable(ServiceUnavailable):
+    """``reason`` (for delivery records and logs, never the client) says what failed;
+    ``permanent``: the provider refused this message, so trying it again cannot help."""
+
     code, detail = "delivery_unavailable", "The code could not be sent; try again shortly."
+    reason: str = "provider unavailable"
+    permanent: bool = False
 
 
 class IdentityProviderUnavailable(ServiceUnavailable):

@@ -11,6 +11,10 @@ What is counted, and where:
   around the real client, so cached introspections are not counted as calls);
 - SMS budgets: requests counted per destination country, refusals and trips per budget
   (``authenticator.core.budgets``), challenge tokens checked by answer.
+- in a delivery worker only, served by it on WORKER_METRICS_PORT and never here:
+  deliveries (``otp.delivery``) — provider calls by outcome and their time, the lag from
+  record to provider, retries, deliveries that ended unsent, duplicates skipped — and
+  the worker's tasks by outcome (``authenticator.worker``).
 
 Several processes (gunicorn workers) share nothing, so each would answer only its own
 numbers. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by every worker
@@ -76,6 +80,40 @@ SMS_BUDGET_REFUSED = Counter("authn_sms_budget_refused_total", "Code requests by
 SMS_BUDGET_TRIPS = Counter("authn_sms_budget_trips_total", "Budgets that tripped (first refusal of a budget in its "
                            "window, per process): alert on any increase", ["budget", "country"])
 CHALLENGES = Counter("authn_challenges_total", "Challenge tokens checked, by the answer", ["action", "result"])
+# Deliveries: counted only in a worker (``worker_metrics_on``, called by
+# authenticator.worker), in a registry of their own that only the worker serves (on
+# WORKER_METRICS_PORT), never GET /metrics. Sends happen for known identifiers only, so
+# a count of them in the process that answered — or on the API's /metrics — would be
+# the oracle the answers are careful not to be; without a broker they are not counted.
+# By channel only: as on the provider's bill, no label names a user, a number or a request.
+WORKER_REGISTRY = CollectorRegistry(auto_describe=True)
+DELIVERY_SENDS = Counter("authn_delivery_sends_total", "Calls to a provider, by outcome (sent / error)",
+                         ["channel", "outcome"], registry=WORKER_REGISTRY)
+DELIVERY_SEND_SECONDS = Histogram(
+    "authn_delivery_send_duration_seconds", "Time a provider took to take a message", ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=WORKER_REGISTRY,
+)
+DELIVERY_LAG = Histogram(
+    "authn_delivery_lag_seconds", "From the delivery's record to the provider taking it (queueing and retries)",
+    ["channel"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+    registry=WORKER_REGISTRY,
+)
+DELIVERY_RETRIES = Counter("authn_delivery_retries_total", "Failed sends put back for a retry", ["channel"],
+                           registry=WORKER_REGISTRY)
+DELIVERY_FINAL = Counter("authn_delivery_final_total", "Deliveries that ended without the provider taking them",
+                         ["channel", "status"], registry=WORKER_REGISTRY)
+DELIVERY_SKIPPED = Counter("authn_delivery_duplicates_skipped_total",
+                           "Copies of a delivery task that found it already done (not sent again)", ["channel"],
+                           registry=WORKER_REGISTRY)
+WORKER_TASKS = Counter("authn_worker_tasks_total", "Background tasks run by a worker, by how they ended",
+                       ["task", "outcome"], registry=WORKER_REGISTRY)
+_worker_metrics = False
+
+
+def worker_metrics_on() -> None:
+    """This process is a delivery worker: count deliveries (see WORKER_REGISTRY)."""
+    global _worker_metrics
+    _worker_metrics = True
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -138,6 +176,39 @@ def sign_in(*, method: str) -> None:
     SIGN_INS.labels(method=str(method)).inc()
 
 
+def delivery_sent(*, channel: str, outcome: str, seconds: float, lag: float | None = None) -> None:
+    if not _worker_metrics:
+        return
+    DELIVERY_SENDS.labels(channel=str(channel), outcome=outcome).inc()
+    DELIVERY_SEND_SECONDS.labels(channel=str(channel)).observe(seconds)
+    if lag is not None:
+        DELIVERY_LAG.labels(channel=str(channel)).observe(max(0.0, lag))
+
+
+def delivery_retried(*, channel: str) -> None:
+    if not _worker_metrics:
+        return
+    DELIVERY_RETRIES.labels(channel=str(channel)).inc()
+
+
+def delivery_final(*, channel: str, status: str) -> None:
+    if not _worker_metrics:
+        return
+    DELIVERY_FINAL.labels(channel=str(channel), status=str(status)).inc()
+
+
+def delivery_skipped(*, channel: str) -> None:
+    if not _worker_metrics:
+        return
+    DELIVERY_SKIPPED.labels(channel=str(channel)).inc()
+
+
+def worker_task(*, task: str, outcome: str) -> None:
+    if not _worker_metrics:
+        return
+    WORKER_TASKS.labels(task=task, outcome=outcome).inc()
+
+
 class InstrumentedTokenizer:
     """Wraps a Tokenizer implementation: each contract call is timed, failures counted."""
 
@@ -186,6 +257,14 @@ class InstrumentedTokenizer:
 
 
 # -- the endpoint ----------------------------------------------------------------------------
+
+
+def worker_registry() -> CollectorRegistry:
+    """What a worker serves: every process of its pool added up (multiprocess mode), or
+    this process's own delivery and task metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return registry()
+    return WORKER_REGISTRY
 
 
 def registry() -> CollectorRegistry:

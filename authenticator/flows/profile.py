@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -16,8 +17,9 @@ from accounts.services import (
 from accounts.validation import normalise_email
 from authenticator.core import metrics
 from authenticator.core.throttling import otp_send_allowed
-from otp.delivery import deliver
-from otp.models import OtpChannel, OtpPurpose
+from authenticator.core.errors import DeliveryUnavailable
+from otp.delivery import delivery_attempt, delivery_create, seal
+from otp.models import DeliveryStatus, OtpChannel, OtpPurpose
 from otp.services import otp_check, otp_consume, otp_issue
 
 from .messages import SUBJECTS, code_message
@@ -47,9 +49,18 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
             otp_send_allowed(identifier=email, purpose=OtpPurpose.VERIFY_EMAIL, ip=account)
             # Whether another account has verified the address is told only at verify,
             # after the right code: only the address's owner ever learns it.
-            _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, sent_to=email)
-            deliver(channel=OtpChannel.EMAIL, to=email, message=code_message(code=code, purpose="verify_email"),
-                    subject=SUBJECTS["verify_email"])
+            # Sent now, once, and a failure is the caller's 503: a signed-in user changing
+            # their own address is told at once (no enumeration to guard here), and the
+            # delivery record shows support what happened.
+            with transaction.atomic():
+                otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL,
+                                      sent_to=email)
+                delivery = delivery_create(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL,
+                                           to=email, otp=otp)
+            sealed = seal(to=email, message=code_message(code=code, purpose="verify_email"),
+                          subject=SUBJECTS["verify_email"])
+            if delivery_attempt(delivery_id=delivery.pk, sealed=sealed, retry=False).status != DeliveryStatus.SENT:
+                raise DeliveryUnavailable()
             metrics.otp_requested(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL)
             pending = email
     user_update_profile(
@@ -64,7 +75,6 @@ def profile_update(*, user: User, name: str | None = None, salutation=_UNSET, em
 def profile_verify_email(*, user: User, code: str) -> User:
     """Make the address the code went to the user's, verified; EmailTaken (409) if another
     account verified it in the meantime — told only now, after the right code."""
-    from django.db import transaction
 
     with metrics.otp_answer_counted(channel=OtpChannel.EMAIL, purpose=OtpPurpose.VERIFY_EMAIL):
         checked = otp_check(user_id=user.pk, purpose=OtpPurpose.VERIFY_EMAIL, channel=OtpChannel.EMAIL, code=code)

@@ -10,12 +10,14 @@ verifying answers alike too: ``invalid_otp`` five times then ``too_many_attempts
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
+
 from accounts.models import UserStatus
 from authenticator.core import metrics
-from authenticator.core.background import submit_after_response
+from authenticator.core.background import job, submit_after_response
 from authenticator.core.conf import app_settings
 from authenticator.core.throttling import otp_send_allowed
-from otp.delivery import deliver
+from otp.delivery import delivery_create, delivery_supersede
 from otp.models import OtpPurpose
 from otp.services import (
     otp_check,
@@ -35,6 +37,7 @@ from .common import (
     user_assert_can_sign_in,
     user_for_identifier,
 )
+from .delivery import send_recorded
 from .messages import SUBJECTS, code_message
 from .sms_guard import challenge_up_front, sms_budget_check, sms_destination_check
 
@@ -55,23 +58,38 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None, challe
     if phone:
         sms_budget_check(phone=identifier.value, country=destination, ip=ip, token=challenge_token, action="sign_in",
                          challenged=challenged)
-    if user is not None and user.status == UserStatus.ACTIVE:
-        # The job takes the id and address, not the row: it needs nothing else of it.
-        user_id, to = user.pk, (user.phone_number if identifier.kind == "phone" else user.email)
-        submit_after_response(lambda: _send_sign_in_code(user_id=user_id, to=to, channel=identifier.channel, ip=ip),
-                              name="sign-in code")
-    else:
-        # Unknown or inactive: nothing is sent, nothing tells the caller — not even the
-        # time a job takes to be queued; the decoy is written by the same kind of job.
-        value = identifier.value
-        submit_after_response(lambda: otp_decoy_issue(identifier=value, purpose=OtpPurpose.SIGNIN, ip=ip), name="sign-in code")
+    # One job of one shape for every identifier: the id and address for an active account,
+    # none for any other (unknown or inactive: nothing is sent, a decoy is written). On a
+    # broker it is the same task either way, so nothing tells the caller — not even the
+    # time a job takes to be queued.
+    active = user is not None and user.status == UserStatus.ACTIVE
+    submit_after_response(
+        sign_in_code, name="sign-in code", user_id=user.pk if active else None,
+        to=(user.phone_number if identifier.kind == "phone" else user.email) if active else None,
+        identifier=identifier.value, channel=identifier.channel, ip=ip,
+    )
     metrics.otp_requested(channel=identifier.channel, purpose=OtpPurpose.SIGNIN)
     return sent
 
 
-def _send_sign_in_code(*, user_id: int, to: str, channel: str, ip: str | None) -> None:
-    _otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to, ip=ip)
-    deliver(channel=channel, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
+@job("authn.sign_in_code")
+def sign_in_code(*, user_id: int | None, to: str | None, identifier: str, channel: str, ip: str | None,
+                 job_key: str = "") -> None:
+    """After the answer: a code and its delivery record for an active account, a decoy for
+    any other. ``job_key`` (a worker's task id) makes a redelivered task find what it made."""
+    if user_id is None or not to:
+        otp_decoy_issue(identifier=identifier, purpose=OtpPurpose.SIGNIN, ip=ip)
+        return
+    if not delivery_supersede(job_key=job_key):
+        return  # a run of this job before made its code, and a sender has it
+    try:
+        with transaction.atomic():
+            otp, code = otp_issue(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, sent_to=to, ip=ip)
+            delivery = delivery_create(user_id=user_id, purpose=OtpPurpose.SIGNIN, channel=channel, to=to, otp=otp,
+                                       job_key=job_key)
+    except IntegrityError:
+        return  # a copy of this job (same key) made its code at the same time
+    send_recorded(delivery=delivery, to=to, message=code_message(code=code, purpose="signin"), subject=SUBJECTS["signin"])
 
 
 def sign_in_otp_verify(*, identifier: Identifier, code: str, requester: Requester, google_continuation: str | None = None) -> SignedIn:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import UserStatus, UserType
@@ -20,12 +19,12 @@ from accounts.services import (
 )
 from accounts.validation import normalise_email
 from authenticator.core import metrics
-from authenticator.core.background import submit_after_response
+from authenticator.core.background import job, submit_after_response
 from authenticator.core.conf import app_settings
 from authenticator.core.errors import DeliveryUnavailable, PhoneNumberTaken
 from authenticator.core.throttling import otp_send_allowed
-from otp.delivery import deliver, mask_recipient
-from otp.models import OtpChannel, OtpPurpose
+from otp.delivery import delivery_attempt, delivery_create, delivery_supersede, mask_recipient, seal
+from otp.models import Delivery, DeliveryStatus, OtpChannel, OtpPurpose
 from otp.services import (
     otp_check,
     otp_check_decoy,
@@ -35,6 +34,7 @@ from otp.services import (
 )
 
 from .common import OtpSent, Requester, SignedIn, sign_in_complete
+from .delivery import send_recorded
 from .messages import ALREADY_REGISTERED, SUBJECTS, code_message
 from .sms_guard import challenge_up_front, sms_budget_check, sms_destination_check
 
@@ -64,7 +64,11 @@ def signup_start(
 
     After the answer nothing can be told to the caller: a database failure in the job
     rolls it back, a failed send leaves the account pending; both are logged, no code
-    arrives and the person asks again after the resend cooldown. The lookup is on the
+    arrives and the person asks again after the resend cooldown. With a broker
+    (CELERY_BROKER_URL) the job is a worker's task, and a failed send is tried again
+    while the code is valid before it counts as failed (the delivery record, in the
+    admin, says which); the answer is the same 202 either way, so a provider outage is
+    never a 503 here — it could not be without telling which numbers get a code. The lookup is on the
     request path so that a database outage is a 503 for everyone rather than a 202
     whose code never comes.
     ``wait`` runs the job before returning and lets its errors raise (the CLI: an
@@ -91,45 +95,66 @@ def signup_start(
     otp_send_allowed(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)
     sms_budget_check(phone=phone, country=destination, ip=ip, token=challenge_token, action="signup", challenged=challenged)
     user_get_by_phone(phone_number=phone)  # its answer decides nothing here (see above)
-    job = functools.partial(_signup_send, phone=phone, country=country, name=name, salutation=salutation,
-                            email=email or None, type=type, ip=ip, raise_delivery=wait)
+    # "user_name", not "name": the background's submit takes the job's own name as ``name``.
+    details = {"phone": phone, "country": country, "user_name": name, "salutation": salutation, "email": email or None,
+               "type": type, "ip": ip}
     if wait:
-        job()
+        _signup_send(raise_delivery=True, **details)
     else:
-        submit_after_response(job, name="sign-up code")
+        submit_after_response(signup_code, name="sign-up code", **details)
     metrics.otp_requested(channel=OtpChannel.SMS, purpose=OtpPurpose.SIGNUP)
     return _sent(OtpChannel.SMS)
 
 
-def _signup_send(*, raise_delivery: bool = False, **details: str | None) -> None:
-    """The sign-up after the answer: a code for a new or pending number, a notice for any other."""
+def _signup_send(*, raise_delivery: bool = False, job_key: str = "", **details: str | None) -> None:
+    """The sign-up after the answer: a code for a new or pending number, a notice for any other.
+
+    ``raise_delivery`` (the CLI) sends now, once, and raises ``DeliveryUnavailable`` if
+    that fails; otherwise the send is queued (``send_recorded``). ``job_key``: a worker's
+    task id, so that a redelivered task finds what it made instead of texting twice."""
+    if not delivery_supersede(job_key=job_key):
+        return
     try:
-        message = _signup_write(**details)
-    except PhoneNumberTaken:  # a concurrent sign-up of the number made the account first: now it is pending
-        message = _signup_write(**details)
+        try:
+            delivery, message = _signup_write(job_key=job_key, **details)
+        except PhoneNumberTaken:  # a concurrent sign-up of the number made the account first: now it is pending
+            delivery, message = _signup_write(job_key=job_key, **details)
+    except IntegrityError:
+        if not job_key:
+            raise
+        return  # a copy of this job (same key) made its code at the same time
     # Sent once the account and its code are committed, so the code can't arrive before
     # they exist. If the send fails the account stays pending with a code nobody got:
     # the state of someone who never typed theirs; the next sign-up sends a fresh one.
     phone = str(details["phone"])
-    try:
-        deliver(channel=OtpChannel.SMS, to=phone, message=message, subject=SUBJECTS["signup"])
-    except DeliveryUnavailable:  # the channel logged why; this says whom it missed
+    if raise_delivery:
+        sealed = seal(to=phone, message=message, subject=SUBJECTS["signup"])
+        status = delivery_attempt(delivery_id=delivery.pk, sealed=sealed, retry=False).status
+    else:
+        status = send_recorded(delivery=delivery, to=phone, message=message, subject=SUBJECTS["signup"])
+    if status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERABLE):
         if raise_delivery:
-            raise
+            raise DeliveryUnavailable()
         log.warning("sign-up SMS to %s not sent; the account stays pending", mask_recipient(phone))
 
 
-def _signup_write(*, phone: str, country: str, name: str, salutation: str | None, email: str | None, type: str,
-                  ip: str | None) -> str:
-    """Make or refresh the pending account and its code; the message to send."""
+signup_code = job("authn.signup_code")(_signup_send)
+
+
+def _signup_write(*, phone: str, country: str, user_name: str, salutation: str | None, email: str | None, type: str,
+                  ip: str | None, job_key: str = "") -> tuple[Delivery, str]:
+    """Make or refresh the pending account and its code, and the delivery's record; the
+    record and the message to send."""
     with transaction.atomic():
         user = user_get_by_phone(phone_number=phone)
         if user is not None and user.status != UserStatus.UNVERIFIED:
             otp_decoy_issue(identifier=phone, purpose=OtpPurpose.SIGNUP, ip=ip)  # verify answers as for a new number
-            return ALREADY_REGISTERED
+            delivery = delivery_create(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, to=phone,
+                                       job_key=job_key)
+            return delivery, ALREADY_REGISTERED
         if user is None:
             user = user_create(
-                phone_number=phone, country_id=country, name=name, salutation=salutation, email=email, type=type
+                phone_number=phone, country_id=country, name=user_name, salutation=salutation, email=email, type=type
             )
         elif not user_made_by_staff(user=user):
             # Not verified yet: whoever verifies the phone owns the account, and the
@@ -137,9 +162,11 @@ def _signup_write(*, phone: str, country: str, name: str, salutation: str | None
             # made or changed in the admin keeps the details staff gave it:
             # its phone's owner may still verify it, but a stranger's sign-up of the
             # number rewrites nothing.
-            user_update_unverified(user=user, name=name, salutation=salutation, email=email, type=type)
-        _otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone, ip=ip)
-    return code_message(code=code, purpose="signup")
+            user_update_unverified(user=user, name=user_name, salutation=salutation, email=email, type=type)
+        otp, code = otp_issue(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, sent_to=phone, ip=ip)
+        delivery = delivery_create(user_id=user.pk, purpose=OtpPurpose.SIGNUP, channel=OtpChannel.SMS, to=phone, otp=otp,
+                                   job_key=job_key)
+    return delivery, code_message(code=code, purpose="signup")
 
 
 def _sent(channel: str) -> OtpSent:

@@ -55,6 +55,7 @@ def test_support_group_has_view_and_action_permissions_only():
         "accounts.view_statushistory",
         "accounts.view_user",
         "otp.add_otplockoutreset",  # the owner's way back past the wrong-code ceiling (otp 0004)
+        "otp.view_delivery",  # "I never got the code" (otp 0005)
         "otp.view_otp",
         "otp.view_otplockoutreset",
         "sessions_log.view_loginstate",
@@ -333,3 +334,36 @@ def test_bulk_actions_offered_follow_permissions(support, db):
     client.force_login(viewer)
     choices = {name for name, _ in client.get(CHANGELIST).context["action_form"].fields["action"].choices}
     assert choices == {"", "signout_users"}
+
+
+def test_user_page_lists_the_latest_deliveries_with_their_status_and_never_the_code(support):
+    """"I never got the code": support sees each message's status, tries and last error."""
+    import re
+
+    from otp.delivery import delivery_attempt, delivery_create, seal
+    from otp.models import Delivery
+    from otp.services import otp_issue
+
+    user = UserFactory(phone_number="+447400123999")
+    for _ in range(22):  # older messages: past the latest 20
+        delivery_create(user_id=user.pk, purpose="signup", channel="sms", to=user.phone_number)
+    otp, code = otp_issue(user_id=user.pk, purpose="signin", channel="sms", sent_to=user.phone_number)
+    sent = delivery_create(user_id=user.pk, purpose="signin", channel="sms", to=user.phone_number, otp=otp)
+    delivery_attempt(delivery_id=sent.pk, sealed=seal(to=user.phone_number, message=f"Your code is {code}", subject="s"))
+    failed = delivery_create(user_id=user.pk, purpose="signin", channel="sms", to=user.phone_number, otp=otp)
+    Delivery.objects.filter(pk=failed.pk).update(status="failed", attempts=7,
+                                                 last_error="gave up after 7 tries, the code expires: SMS gateway answered HTTP 503")
+
+    response = support.get(page(user))
+    assert response.status_code == 200
+    html = response.content.decode()
+    (deliveries,) = [f for f in response.context["inline_admin_formsets"] if f.formset.model is Delivery]
+    assert len(deliveries.formset.forms) == 20  # the latest only
+    for shown in ("Latest deliveries", "+*********999", "gave up after 7 tries", "outbox"):
+        assert shown in html, shown
+    assert code not in re.sub(r"\d{7,}", "", html)  # ids are long numbers; the code never shows
+    rows = [form.instance for form in deliveries.formset.forms]
+    assert [(r.status, r.attempts) for r in rows[:2]] == [("failed", 7), ("sent", 1)]  # newest first
+    assert {r.to_masked for r in rows} == {"+*********999"}
+    assert set(deliveries.formset.forms[0].fields) == {"id", "user"}  # read-only: only the formset's keys
+    assert 'name="deliveries-0-status"' not in html

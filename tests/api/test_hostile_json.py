@@ -26,6 +26,8 @@ BODY_ENDPOINTS = [
     ("patch", "/api/v1/me"),
     ("post", "/api/v1/me/email/verify"),
 ]
+# Routes whose body is a form, not JSON (a provider's callback).
+FORM_ENDPOINTS = [("post", "/api/v1/delivery/twilio/status")]
 
 
 def deep(depth: int, kind: str) -> str:
@@ -40,8 +42,20 @@ def test_the_list_covers_every_api_route():
     routes = {f"/api/v1/{p.pattern}" for p in urls.urlpatterns}
     bodyless = {"/api/v1/me/identities", "/api/v1/me/identities/<str:identity_id>", "/api/v1/me/sessions",
                 "/api/v1/me/sessions/<str:session_id>"}
-    assert routes - bodyless == {path for _method, path in BODY_ENDPOINTS}
+    assert routes - bodyless == {path for _method, path in BODY_ENDPOINTS + FORM_ENDPOINTS}
     assert get_resolver()  # the project's urls load with the API included
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize(("method", "path"), FORM_ENDPOINTS)
+def test_a_form_endpoint_refuses_deep_json_and_junk_cleanly(api, method, path, kind):
+    response = getattr(api, method)(path, deep(5000, kind), content_type="application/json")
+    assert response.status_code == 415, response.content  # it reads forms only
+    assert response.json()["code"] == "unsupported_media_type"
+    junk = "&".join(f"{'a' * 50}{i}={'[' * 40}" for i in range(150))
+    response = getattr(api, method)(path, junk, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 403  # no valid signature: nothing read further
+    assert response.json()["code"] == "invalid_signature"
 
 
 @pytest.fixture

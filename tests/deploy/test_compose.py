@@ -19,10 +19,11 @@ def compose() -> dict:
 
 
 def test_compose_has_the_expected_services(compose):
-    assert set(compose["services"]) == {"postgres", "redis", "firebase", "migrate", "web", "h2", "grpc", "manage"}
+    assert set(compose["services"]) == {"postgres", "redis", "firebase", "migrate", "web", "h2", "grpc", "worker", "manage"}
 
 
-@pytest.mark.parametrize(("service", "role"), [("migrate", "migrate"), ("web", "web"), ("h2", "h2"), ("grpc", "grpc")])
+@pytest.mark.parametrize(("service", "role"), [("migrate", "migrate"), ("web", "web"), ("h2", "h2"), ("grpc", "grpc"),
+                                             ("worker", "worker")])
 def test_app_services_run_one_role_of_the_one_image(compose, service, role):
     spec = compose["services"][service]
     assert spec["image"] == "authenticator:dev"
@@ -37,6 +38,19 @@ def test_servers_start_after_a_successful_migration_and_healthy_backends(compose
     assert depends["postgres"] == {"condition": "service_healthy"}
     assert depends["redis"] == {"condition": "service_healthy"}
     assert depends["firebase"] == {"condition": "service_healthy"}
+
+
+def test_the_worker_and_the_servers_share_one_broker_and_the_worker_drains(compose):
+    worker = compose["services"]["worker"]
+    depends = worker["depends_on"]
+    assert depends["migrate"] == {"condition": "service_completed_successfully"}
+    assert depends["redis"] == {"condition": "service_healthy"}
+    broker = worker["environment"]["CELERY_BROKER_URL"]
+    assert broker.startswith("redis://redis:6379/")
+    assert broker != worker["environment"]["REDIS_URL"]  # its own Redis database, not the cache's
+    for service in ("web", "h2", "grpc"):
+        assert compose["services"][service]["environment"]["CELERY_BROKER_URL"] == broker
+    assert worker["stop_grace_period"] == "60s"
 
 
 def test_migration_waits_for_postgres_and_runs_once(compose):

@@ -22,7 +22,7 @@ SECRET_NAME = "authenticator-secrets"
 SECRET_ENV = {
     "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OTP_HMAC_KEY", "TOKENIZER_API_KEY",
     "TOKENIZER_URL", "SMS_GATEWAY_KEY", "SMS_GATEWAY_URL", "EMAIL_URL", "TOKENIZER_SIGNING_KEY",
-    "TWILIO_AUTH_TOKEN",
+    "TWILIO_AUTH_TOKEN", "CELERY_BROKER_URL",
 }
 
 
@@ -90,11 +90,12 @@ def test_the_validator_rejects_a_broken_deployment():
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_the_three_servers_are_deployments_with_their_roles():
+def test_the_three_servers_and_the_worker_are_deployments_with_their_roles():
     deployments = of_kind("Deployment")
-    assert set(deployments) == {"authenticator-web", "authenticator-h2", "authenticator-grpc"}
+    assert set(deployments) == {"authenticator-web", "authenticator-h2", "authenticator-grpc", "authenticator-worker"}
     roles = {name: spec["spec"]["template"]["spec"]["containers"][0]["args"] for name, spec in deployments.items()}
-    assert roles == {"authenticator-web": ["web"], "authenticator-h2": ["h2"], "authenticator-grpc": ["grpc"]}
+    assert roles == {"authenticator-web": ["web"], "authenticator-h2": ["h2"], "authenticator-grpc": ["grpc"],
+                     "authenticator-worker": ["worker"]}
     for deployment in deployments.values():
         assert deployment["spec"]["replicas"] >= 2
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -118,6 +119,20 @@ def test_grpc_server_uses_grpc_health_probes_on_its_port():
         assert container[probe]["grpc"]["port"] == port["containerPort"] == 50051
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["GRPC_BIND"].endswith(":50051")
+
+
+def test_worker_probes_its_heartbeat_and_has_time_to_drain():
+    pod = of_kind("Deployment")["authenticator-worker"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["exec"]["command"] == ["python3", "/app/deploy/healthcheck.py"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # The heartbeat is written to the writable /tmp, where the health check reads it.
+    assert env["WORKER_HEARTBEAT_FILE"].startswith("/tmp/")
+    assert {p["containerPort"] for p in container["ports"]} == {int(env["WORKER_METRICS_PORT"])}
+    # Warm shutdown: a running send takes at most 2 x SMS_TIMEOUT (5 s by default).
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    assert "authenticator-worker" not in of_kind("Service")
 
 
 def test_migration_is_a_job_running_migrate_and_no_server_migrates():

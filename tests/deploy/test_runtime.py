@@ -235,3 +235,14 @@ def test_schema_commands_run_without_a_secret_key_and_other_commands_still_refus
     refused = _manage_without_production_env("check")
     assert refused.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off." in refused.stderr
+
+
+def test_healthcheck_reads_the_worker_heartbeat_file(tmp_path):
+    beat = tmp_path / "heartbeat"
+    env = {"HEALTHCHECK_ROLE": "worker", "WORKER_HEARTBEAT_FILE": str(beat), "WORKER_HEARTBEAT_MAX_AGE": "30"}
+    assert run_healthcheck(**env) == 1  # no file yet: the worker never connected
+    beat.touch()
+    assert run_healthcheck(**env) == 0
+    stale = time.time() - 31
+    os.utime(beat, (stale, stale))
+    assert run_healthcheck(**env) == 1  # the worker stopped beating (stuck, or the broker is gone)

@@ -74,6 +74,8 @@ def test_deploy_check_passes_with_production_settings(production_env):
         ({"EMAIL_URL": "filemail:///tmp/mail"}, "otp.E005"),
         ({"REDIS_URL": ""}, "authenticator.E101"),
         ({"TOKENIZER_URL": "http://tokenizer.internal:8080", "TOKENIZER_API_KEY": "k" * 40}, "authenticator.E102"),
+        ({"CELERY_BROKER_URL": "amqp://guest@rabbit:5672//"}, "authenticator.E104"),
+        ({"CELERY_BROKER_URL": "redis-host:6379"}, "authenticator.E104"),
     ],
 )
 def test_deploy_check_fails_when_a_production_setting_is_missing(production_env, change, check_id):
@@ -87,6 +89,8 @@ def test_deploy_check_fails_when_a_production_setting_is_missing(production_env,
     {"TOKENIZER_URL": "https://tokenizer.internal", "TOKENIZER_API_KEY": "k" * 40},
     {"TOKENIZER_URL": "http://127.0.0.1:8080", "TOKENIZER_API_KEY": "k" * 40},
     {"TOKENIZER_URL": "http://tokenizer.internal:8080", "TOKENIZER_API_KEY": "k" * 40, "TOKENIZER_ALLOW_PLAINTEXT": "1"},
+    {"CELERY_BROKER_URL": "redis://:secret@redis.internal:6379/1"},
+    {"CELERY_BROKER_URL": "rediss://redis.internal:6380/1"},
 ])
 def test_a_tokenizer_over_tls_on_loopback_or_explicitly_allowed_passes(production_env, change):
     done = deploy_check({**production_env, **change})
