@@ -6,8 +6,14 @@ published to the broker (Redis) and a worker (``celery -A config worker``, the
 does not take the task, runs here as below. Without a broker (the embedded default),
 every job runs in this process:
 
-One process-wide pool of at most MAX_WORKERS threads, recreated in a forked child
-(gunicorn workers). A job runs outside Django's request cycle, so it closes its database
+Two process-wide pools ("lanes") of LANE_WORKERS threads each (MAX_WORKERS in all),
+recreated in a forked child (gunicorn workers): ``codes`` makes a code or a decoy (a
+few statements, alike for every identifier), ``sends`` hands a message to the provider
+(as slow as the provider is; known identifiers only). Apart, because on one pool a few
+slow sends held every thread and the next request's decoy was written late only when the
+number before it was an active account's: an outside review read that from the API (a
+guess against the decoy answered ``too_many_attempts`` while it was not written yet) and
+told active accounts from all others. A ``codes`` job never waits behind a send. A job runs outside Django's request cycle, so it closes its database
 connections when done. The queue is capped: a provider that hangs on every send must
 not let a flood of requests grow memory without bound — past MAX_PENDING, jobs are
 dropped and logged (the user can ask for another code). Failures are logged, never
@@ -32,12 +38,15 @@ from django.db import close_old_connections, connections
 
 log = logging.getLogger(__name__)
 
-MAX_WORKERS = 4
-MAX_PENDING = 1000
+LANES = ("codes", "sends")
+LANE_WORKERS = 4
+MAX_WORKERS = LANE_WORKERS * len(LANES)  # threads in all: each may hold a database connection
+MAX_PENDING = 1000  # per lane
 
 
 class _Pool:
-    def __init__(self) -> None:
+    def __init__(self, lane: str = "codes") -> None:
+        self.lane = lane
         self.lock = threading.Lock()
         self.executor: ThreadPoolExecutor | None = None
         self.pending: set[Future[None]] = set()
@@ -47,7 +56,7 @@ class _Pool:
             if len(self.pending) >= MAX_PENDING:
                 return None
             if self.executor is None:
-                self.executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="authn-bg")
+                self.executor = ThreadPoolExecutor(max_workers=LANE_WORKERS, thread_name_prefix=f"authn-{self.lane}")
             future = self.executor.submit(fn, **kwargs)
             self.pending.add(future)
         future.add_done_callback(self._done)
@@ -62,14 +71,14 @@ class _Pool:
             return [future for future in self.pending if not future.done()]
 
 
-_pool = _Pool()
+_pools = {lane: _Pool(lane) for lane in LANES}
 
 
 def _after_fork_in_child() -> None:
-    # The child inherits the executor object but none of its threads, and maybe a lock
+    # The child inherits the executor objects but none of their threads, and maybe a lock
     # held mid-submit: start afresh.
-    global _pool
-    _pool = _Pool()
+    global _pools
+    _pools = {lane: _Pool(lane) for lane in LANES}
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -118,9 +127,9 @@ def enqueue(task_name: str, /, **kwargs: Any) -> None:
     celery_app().send_task(task_name, kwargs=kwargs, retry=True)
 
 
-def submit(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> bool:
+def submit(job: Callable[..., None], /, *, name: str, lane: str = "codes", **kwargs: Any) -> bool:
     """Queue ``job(**kwargs)``: on the broker when there is one and the job has a task
-    name, else on this process's pool; False (and a log line) when that is full."""
+    name, else on this process's pool for ``lane``; False (and a log line) when that is full."""
     task_name = getattr(job, "task_name", None)
     if task_name and broker_url():
         try:
@@ -128,7 +137,7 @@ def submit(job: Callable[..., None], /, *, name: str, **kwargs: Any) -> bool:
             return True
         except Exception:  # noqa: BLE001 - the broker is down: the job still runs, here
             log.warning("broker did not take %s; running it in this process", name, exc_info=True)
-    if _pool.submit(_run, job=job, name=name, kwargs=kwargs) is None:
+    if _pools[lane].submit(_run, job=job, name=name, kwargs=kwargs) is None:
         log.error("background queue full (%s pending); dropped %s", MAX_PENDING, name)
         return False
     return True
@@ -140,7 +149,7 @@ def wait_idle(timeout: float = 10.0) -> None:
     Raises TimeoutError if jobs are still running after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while (pending := _pool.unfinished()) or _awaiting:
+    while (pending := [f for pool in _pools.values() for f in pool.unfinished()]) or _awaiting:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"{len(pending) + len(_awaiting)} background jobs still pending after {timeout}s")

@@ -39,7 +39,13 @@ def send_recorded(*, delivery: Delivery, to: str, message: str, subject: str) ->
             return delivery.status
         except Exception:  # noqa: BLE001 - the broker is down: send from here, once
             log.warning("broker did not take a delivery; sending it from this process", exc_info=True)
+    if background.submit(_send_once, name="delivery", lane="sends", delivery_id=delivery.pk, sealed=sealed):
+        return delivery.status  # queued for the sends lane: never on the thread that made the code
     return delivery_attempt(delivery_id=delivery.pk, sealed=sealed, retry=False).status
+
+
+def _send_once(*, delivery_id: int, sealed: str) -> None:
+    delivery_attempt(delivery_id=delivery_id, sealed=sealed, retry=False)
 
 
 def twilio_status_callback(*, url: str, params: list[tuple[str, str]], signature: str) -> int:

@@ -193,7 +193,9 @@ def test_a_redelivered_code_job_does_not_text_twice(gateway):
               "ip": "81.2.69.160", "job_key": "task-1"}
 
     sign_in_code(**kwargs)
+    wait_idle()  # its send (the sends lane) is done
     sign_in_code(**kwargs)  # the same task again: its worker died before acknowledging it
+    wait_idle()
 
     assert len(gateway.requests) == 1
     assert Delivery.objects.filter(job_key="task-1").count() == 1
@@ -208,6 +210,7 @@ def test_a_redelivered_job_whose_code_nobody_sent_supersedes_it_with_a_new_one(g
 
     sign_in_code(user_id=user.pk, to=user.phone_number, identifier=user.phone_number, channel="sms", ip=None,
                  job_key="task-2")
+    wait_idle()
 
     stale.refresh_from_db()
     fresh = only_delivery(job_key="task-2")
@@ -262,3 +265,31 @@ def test_the_longest_email_still_gets_a_record():
     assert len(address) == 254
     record = delivery_create(user_id=user.pk, purpose="verify_email", channel="email", to=address)
     assert record.to_masked.startswith("0***@aaa") and len(record.to_masked) == 254
+
+
+def test_slow_sends_never_delay_the_next_numbers_decoy(gateway):
+    """The fourth outside review's oracle: on one pool, a few sends held by a slow provider
+    held every thread, so the decoy of the request after an active account's was written
+    late — and a guess against it answered ``too_many_attempts`` until it was, telling
+    active accounts from all others. Codes and decoys now have a lane of their own."""
+    import time
+
+    from authenticator.core import background
+    from otp.services import decoy_key
+
+    gateway.hold = True  # the provider takes every message only when released
+    try:
+        for n in range(background.LANE_WORKERS + 2):  # every sending thread busy, more queued
+            user = UserFactory(phone_number=f"+4474001112{n:02d}")
+            sign_in_otp_request(identifier=Identifier("phone", user.phone_number), ip="81.2.69.160")
+        unknown = "+447400999888"
+        sign_in_otp_request(identifier=Identifier("phone", unknown), ip="81.2.69.161")
+        deadline = time.monotonic() + 0.5  # a decoy takes milliseconds; the held sends time out later
+        while not OtpDecoy.objects.filter(key=decoy_key(unknown)).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert OtpDecoy.objects.filter(key=decoy_key(unknown)).exists(), "the decoy waited behind the sends"
+        assert len(gateway.requests) <= background.LANE_WORKERS  # the sends are still held
+    finally:
+        gateway.release.set()
+    wait_idle()
+    assert len(gateway.requests) == background.LANE_WORKERS + 2
