@@ -11,7 +11,8 @@ must not get the SMS the challenge guards).
 ``secret``, ``response`` (the token) and ``remoteip`` to ``TURNSTILE_VERIFY_URL``,
 answered ``{"success": bool, "error-codes": [...], "action": ..., ...}``. hCaptcha's and
 reCAPTCHA's ``siteverify`` take the same form and answer the same shape: point the URL
-and secret at them.
+and secret at them. reCAPTCHA v3 (and hCaptcha Enterprise) add a ``score``, which must
+reach ``CHALLENGE_MIN_SCORE``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ class TurnstileVerifier:
             if any(code in errors for code in ("missing-input-secret", "invalid-input-secret")):
                 log.error("challenge verifier refused our secret: check TURNSTILE_SECRET")
             return False
+        # reCAPTCHA v3 answers success for bots too: its verdict is the score (0.0 a bot,
+        # 1.0 a person). Below CHALLENGE_MIN_SCORE, or a score that is not a number, fails.
+        if "score" in answer:
+            score = answer["score"]
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or score < float(app_settings.CHALLENGE_MIN_SCORE):
+                return False
         # A widget rendered with an action must have been solved for this one: a token
         # solved on the sign-in page does not sign up. One rendered without an action says nothing.
         solved_for = answer.get("action")

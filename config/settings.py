@@ -294,6 +294,7 @@ AUTHENTICATOR = {
     "CHALLENGE_RISK_FRACTION": env.float("CHALLENGE_RISK_FRACTION", default=0.8),
     "CHALLENGE_IP_MAX_NUMBERS": env.int("CHALLENGE_IP_MAX_NUMBERS", default=3),
     "CHALLENGE_TIMEOUT": env.float("CHALLENGE_TIMEOUT", default=5.0),
+    "CHALLENGE_MIN_SCORE": env.float("CHALLENGE_MIN_SCORE", default=0.5),
     "TURNSTILE_SECRET": env.str("TURNSTILE_SECRET", default=""),
     "TURNSTILE_VERIFY_URL": env.str("TURNSTILE_VERIFY_URL",
                                     default="https://challenges.cloudflare.com/turnstile/v0/siteverify"),

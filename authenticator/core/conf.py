@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "CHALLENGE_RISK_FRACTION": 0.8,
     "CHALLENGE_IP_MAX_NUMBERS": 3,
     "CHALLENGE_TIMEOUT": 5.0,
+    "CHALLENGE_MIN_SCORE": 0.5,
     "TURNSTILE_SECRET": "",
     "TURNSTILE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
     # A sign-up from an address that geolocates to another country than its country_id.

@@ -23,6 +23,7 @@ class TurnstileServer:
         self.secret = secret
         self.mode = "ok"
         self.tokens: dict[str, str] = {}  # token -> action
+        self.scores: dict[str, float] = {}  # token -> reCAPTCHA v3's score, for tokens issued with one
         self.requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
         server = self
@@ -67,11 +68,15 @@ class TurnstileServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._http.server_address[1]}/siteverify"
 
-    def issue(self, action: str = "") -> str:
-        """A token as the widget would give a person who solved the challenge for ``action``."""
+    def issue(self, action: str = "", score: float | None = None) -> str:
+        """A token as the widget would give a person who solved the challenge for ``action``;
+        ``score``: answered as reCAPTCHA v3 does (``success`` true, the verdict a score
+        from 0.0, a bot, to 1.0)."""
         token = "0." + secrets.token_urlsafe(48)
         with self._lock:
             self.tokens[token] = action
+            if score is not None:
+                self.scores[token] = score
         return token
 
     def answer(self, form: dict[str, str]) -> dict:
@@ -87,9 +92,13 @@ class TurnstileServer:
                 spent = token in getattr(self, "_spent", set())
                 return {"success": False, "error-codes": ["timeout-or-duplicate" if spent else "invalid-input-response"]}
             action = self.tokens.pop(token)
+            score = self.scores.pop(token, None)
             self.__dict__.setdefault("_spent", set()).add(token)
-        return {"success": True, "error-codes": [], "hostname": "example.com", "action": action, "cdata": "",
-                "challenge_ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        answer = {"success": True, "error-codes": [], "hostname": "example.com", "action": action, "cdata": "",
+                  "challenge_ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if score is not None:
+            answer["score"] = score
+        return answer
 
     def stop(self) -> None:
         self._http.shutdown()

@@ -163,3 +163,14 @@ def test_the_challenge_token_is_a_string_of_bounded_length(api):
     assert not_a_string.status_code == 400
     assert api.post("/api/v1/auth/otp/verify", {"phone_number": "+447400123456", "otp": "123456",
                                                 "challenge_token": "x"}, format="json").json()["errors"]["challenge_token"]
+
+
+def test_a_recaptcha_v3_score_below_the_minimum_fails_the_challenge(api, settings, turnstile):
+    """The outside review's bot: reCAPTCHA v3 answers success for bots too, the verdict in
+    its score; a bot's 0.1 got the code until the score was read."""
+    setting(settings, CHALLENGE_MODE="always")
+    bot = signup(api, "+447400123456", challenge_token=turnstile.issue("signup", score=0.1))
+    assert (bot.status_code, bot.json()["code"]) == (400, "challenge_failed")
+    assert sent_to("+447400123456") == []
+    person = signup(api, "+447400123456", challenge_token=turnstile.issue("signup", score=0.9))
+    assert person.status_code == 202 and sent_to("+447400123456")
