@@ -283,6 +283,9 @@ AUTHENTICATOR = {
     "TOKENIZER_ISSUER": env.str("TOKENIZER_ISSUER", default="authenticator"),
     "TOKENIZER_INTROSPECTION_CACHE_TTL": env.int("TOKENIZER_INTROSPECTION_CACHE_TTL", default=60),
     "SMS_ALLOWED_COUNTRIES": [c.strip().upper() for c in env.list("SMS_ALLOWED_COUNTRIES", default=[]) if c.strip()],
+    "SMS_REFUSED_NUMBER_TYPES": [t.strip().lower() for t in env.list(
+        "SMS_REFUSED_NUMBER_TYPES", default=["premium_rate", "shared_cost", "toll_free", "personal_number", "uan", "voicemail"])
+        if t.strip()],
     "SMS_BUDGET_PER_COUNTRY_HOUR": env.int("SMS_BUDGET_PER_COUNTRY_HOUR", default=500),
     "SMS_BUDGET_COUNTRY_OVERRIDES": env.str("SMS_BUDGET_COUNTRY_OVERRIDES", default=""),
     "SMS_BUDGET_GLOBAL_HOUR": env.int("SMS_BUDGET_GLOBAL_HOUR", default=2000),

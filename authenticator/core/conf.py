@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "OTP_FAILURE_WINDOW": 30 * 24 * 3600,
     # SMS budgets against pumping (authenticator.core.budgets); 0 = no limit.
     "SMS_ALLOWED_COUNTRIES": [],  # ISO alpha-2 codes the service texts; empty = all
+    # phonenumbers' number types the service never texts (the ones that pay their owner or
+    # bill the sender more): see docs/security/sms-pumping.md
+    "SMS_REFUSED_NUMBER_TYPES": ["premium_rate", "shared_cost", "toll_free", "personal_number", "uan", "voicemail"],
     "SMS_BUDGET_PER_COUNTRY_HOUR": 500,
     "SMS_BUDGET_COUNTRY_OVERRIDES": {},  # {"GB": 2000, "NG": 20}, or "GB:2000,NG:20"
     "SMS_BUDGET_GLOBAL_HOUR": 2000,

@@ -35,6 +35,7 @@ from authenticator.core.errors import (
 from authenticator.geolocation import locate
 
 NOT_SUPPORTED = "Codes can't be sent by SMS to numbers of this country."
+TYPE_NOT_SUPPORTED = "Codes can't be sent by SMS to this kind of number (premium-rate, toll-free, personal…): use a mobile number."
 LOCATION_MISMATCH = "Sign up from the country of your phone number, or contact support."
 
 
@@ -47,12 +48,30 @@ def phone_country(phone: str) -> str:
     return region if region and len(region) == 2 and region.isalpha() else "ZZ"
 
 
+def phone_type(phone: str) -> str:
+    """phonenumbers' type of an E.164 number, lower case (``mobile``, ``premium_rate``, …)."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    return _TYPE_NAMES.get(kind, "unknown")
+
+
+_TYPE_NAMES = {value: name.lower() for name, value in vars(phonenumbers.PhoneNumberType).items()
+               if name.isupper() and isinstance(value, int)}
+
+
 def sms_destination_check(*, phone: str) -> str:
-    """The number's country, or InvalidInput ``country_not_supported`` on ``phone_number``."""
+    """The number's country, or InvalidInput on ``phone_number``: ``country_not_supported``
+    (not in SMS_ALLOWED_COUNTRIES), ``number_type_not_supported`` (premium-rate, toll-free
+    and the other types of SMS_REFUSED_NUMBER_TYPES: the numbers pumping pays through)."""
     country = phone_country(phone)
     allowed = {str(c).upper() for c in app_settings.SMS_ALLOWED_COUNTRIES}
     if allowed and country not in allowed:
         raise InvalidInput(extra={"errors": {"phone_number": [{"code": "country_not_supported", "message": NOT_SUPPORTED}]}})
+    if phone_type(phone) in {str(t).lower() for t in app_settings.SMS_REFUSED_NUMBER_TYPES}:
+        raise InvalidInput(extra={"errors": {"phone_number": [{"code": "number_type_not_supported",
+                                                               "message": TYPE_NOT_SUPPORTED}]}})
     return country
 
 

@@ -174,3 +174,18 @@ def test_a_recaptcha_v3_score_below_the_minimum_fails_the_challenge(api, setting
     assert sent_to("+447400123456") == []
     person = signup(api, "+447400123456", challenge_token=turnstile.issue("signup", score=0.9))
     assert person.status_code == 202 and sent_to("+447400123456")
+
+
+@pytest.mark.parametrize("number", ["+449098790000", "+19005550123", "+18005550199", "+447012345678", "+15005550123"])
+def test_premium_rate_toll_free_and_personal_numbers_are_refused_alike(api, number):
+    """The outside review texted UK premium-rate and personal numbers, US toll-free, premium and
+    non-geographic ones: the kinds of number pumping pays through."""
+    for known in (False, True):
+        if known:
+            UserFactory(phone_number=number)
+        answers = [signup(api, number, country="GB" if number.startswith("+44") else "US"),
+                   code_request(api, phone_number=number)]
+        for answer in answers:
+            assert answer.status_code == 400, answer.content
+            assert answer.json()["errors"]["phone_number"][0]["code"] == "number_type_not_supported"
+    assert sent_to(number) == []
