@@ -1,7 +1,10 @@
 """SMS budgets against pumping (toll fraud): what may be texted, per country, per hour.
 
-Three budgets, each a setting, each counted at request time for every number alike —
-known, unknown, blocked — so a budget's state tells nothing about any one number:
+Three budgets, each a setting, each deciding at request time for every number alike —
+known, unknown, blocked. Every request that texts someone is counted (each sign-up texts:
+a code or a notice); a sign-in code request for a number with no active account texts
+nobody, so it is decided alike but not counted (``count=False``): counted, a few hundred
+such requests shut a whole country out while sending nothing.
 
 - per destination country and hour (``SMS_BUDGET_PER_COUNTRY_HOUR``, with
   ``SMS_BUDGET_COUNTRY_OVERRIDES`` such as ``GB:500,NG:20``);
@@ -51,11 +54,15 @@ HOUR_KEPT = 2 * 24 * 3600  # the hour counters outlive their hour, for the admin
 # KEYS: country hour counter, global hour counter, prefix window set, address window set,
 #       the hour's set of countries.
 # ARGV: country limit, global limit, prefix max numbers, member, hour ttl, window ttl,
-#       challenged (1/0), country risk at, global risk at, address max numbers, country.
+#       challenged (1/0), country risk at, global risk at, address max numbers, country,
+#       count (1: count it; 0: only decide, as if it were counted, writing nothing).
 # Returns {state, budget, country count, global count, distinct numbers of the prefix}:
 # state 0 counted, 1 over a budget (not counted), 2 at risk (not counted: needs a challenge).
 _BUDGET_SCRIPT = """
 local function add(key, member, ttl)
+  if ARGV[12] ~= '1' then
+    return redis.call('SCARD', key) + (redis.call('SISMEMBER', key, member) == 1 and 0 or 1)
+  end
   if redis.call('SADD', key, member) == 1 and redis.call('TTL', key) < 0 then
     redis.call('EXPIRE', key, ttl)
   end
@@ -73,6 +80,7 @@ if ARGV[7] ~= '1' then
   if g + 1 >= tonumber(ARGV[9]) then return {2, 'global', c, g, distinct} end
   if by_address > tonumber(ARGV[10]) then return {2, 'address', c, g, distinct} end
 end
+if ARGV[12] ~= '1' then return {0, '', c, g, distinct} end
 c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 g = redis.call('INCR', KEYS[2])
@@ -121,11 +129,14 @@ def prefix_of(phone: str) -> str:
 
 
 def sms_budget_take(*, phone: str, country: str, ip: str | None, challenged: bool = False,
-                    at_risk_challenge: bool = False) -> Decision:
+                    at_risk_challenge: bool = False, count: bool = True) -> Decision:
     """Count one SMS to ``phone`` (E.164, of ``country``) asked from ``ip``, if the budgets
     allow it; the decision. ``challenged``: the request solved a challenge (past a
     budget it is let through, and counted). ``at_risk_challenge``: report risk signals
-    as ``at_risk`` (nothing counted) instead of counting."""
+    as ``at_risk`` (nothing counted) instead of counting. ``count=False``: decide alike
+    but count nothing — a request that will text nobody (a sign-in code request for a
+    number with no active account) must not spend a budget, or a few hundred of them
+    would shut a whole country out (an outside review did, sending no SMS at all)."""
     now = time.time()
     hour = int(now // 3600)
     span = max(int(app_settings.SMS_PREFIX_WINDOW), 1)
@@ -146,17 +157,19 @@ def sms_budget_take(*, phone: str, country: str, ip: str | None, challenged: boo
             raise LookupError("not Redis")  # the embedded default's local memory: the database counts
         state, budget, *_counts = script(
             keys=[cache.make_key(k) for k in keys],
-            args=[climit, glimit, pmax, member, HOUR_KEPT, span, int(challenged), c_risk, g_risk, amax, country])
+            args=[climit, glimit, pmax, member, HOUR_KEPT, span, int(challenged), c_risk, g_risk, amax, country,
+                  int(count)])
         state, budget = int(state), budget.decode() if isinstance(budget, bytes) else str(budget)
     except LookupError:
         state, budget = _take_on_database(keys, member, now, hour, window, span, challenged,
-                                          climit, glimit, pmax, c_risk, g_risk, amax)
+                                          climit, glimit, pmax, c_risk, g_risk, amax, count)
     except Exception as exc:  # noqa: BLE001 - Redis unreachable: the database holds the budgets
         log.warning("sms budget counted on the database: cache unavailable (%s)", type(exc).__name__)
         state, budget = _take_on_database(keys, member, now, hour, window, span, challenged,
-                                          climit, glimit, pmax, c_risk, g_risk, amax)
+                                          climit, glimit, pmax, c_risk, g_risk, amax, count)
     if state == 0:
-        metrics.sms_budgeted(country=country, challenged=challenged)
+        if count:
+            metrics.sms_budgeted(country=country, challenged=challenged)
         return Decision("counted")
     if state == 2:
         return Decision("at_risk", budget)
@@ -169,11 +182,16 @@ def sms_budget_take(*, phone: str, country: str, ip: str | None, challenged: boo
     return Decision("over", budget, retry_after=int(retry) + 1)
 
 
-def _take_on_database(keys, member, now, hour, window, span, challenged, climit, glimit, pmax, c_risk, g_risk, amax):
+def _take_on_database(keys, member, now, hour, window, span, challenged, climit, glimit, pmax, c_risk, g_risk, amax,
+                      count=True):
     ckey, gkey, pkey, akey, _countries = keys
     window_end = (window + 1) * span
-    distinct = limits.set_add(key=pkey, member=member, expires=window_end)
-    by_address = limits.set_add(key=akey, member=member, expires=window_end) if amax < UNLIMITED else 0
+    if count:
+        distinct = limits.set_add(key=pkey, member=member, expires=window_end)
+        by_address = limits.set_add(key=akey, member=member, expires=window_end) if amax < UNLIMITED else 0
+    else:
+        distinct = limits.set_size_with(key=pkey, member=member)
+        by_address = limits.set_size_with(key=akey, member=member) if amax < UNLIMITED else 0
     if not challenged:
         c, g = limits.counter_get(key=ckey), limits.counter_get(key=gkey)
         for over, budget in ((c >= climit, "country"), (g >= glimit, "global"), (distinct > pmax, "prefix")):
@@ -182,6 +200,8 @@ def _take_on_database(keys, member, now, hour, window, span, challenged, climit,
         for risky, budget in ((c + 1 >= c_risk, "country"), (g + 1 >= g_risk, "global"), (by_address > amax, "address")):
             if risky:
                 return 2, budget
+    if not count:
+        return 0, ""
     caps = [(ckey, None if challenged else climit), (gkey, None if challenged else glimit)]
     if limits.counters_take(keys=caps, expires=hour * 3600 + HOUR_KEPT):
         return 0, ""

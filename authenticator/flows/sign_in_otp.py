@@ -55,14 +55,14 @@ def sign_in_otp_request(*, identifier: Identifier, ip: str | None = None, challe
                    resend_after=int(app_settings.OTP_RESEND_COOLDOWN))
     if not otp_send_allowed(identifier=identifier.value, purpose=OtpPurpose.SIGNIN, ip=ip, owners_address=owners):
         return sent  # the number's hourly cap, reached by others: the same answer, nothing sent
-    if phone:
+    active = user is not None and user.status == UserStatus.ACTIVE
+    if phone:  # decided alike for every number; counted only when a text will go
         sms_budget_check(phone=identifier.value, country=destination, ip=ip, token=challenge_token, action="sign_in",
-                         challenged=challenged)
+                         challenged=challenged, texts=active)
     # One job of one shape for every identifier: the id and address for an active account,
     # none for any other (unknown or inactive: nothing is sent, a decoy is written). On a
     # broker it is the same task either way, so nothing tells the caller — not even the
     # time a job takes to be queued.
-    active = user is not None and user.status == UserStatus.ACTIVE
     submit_after_response(
         sign_in_code, name="sign-in code", user_id=user.pk if active else None,
         to=(user.phone_number if identifier.kind == "phone" else user.email) if active else None,

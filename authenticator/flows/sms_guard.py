@@ -120,16 +120,18 @@ def challenge_up_front(*, token: str | None, ip: str | None, action: str, countr
 
 
 def sms_budget_check(*, phone: str, country: str, ip: str | None, token: str | None, action: str,
-                     challenged: bool = False) -> None:
-    """Count this SMS against the budgets, or refuse it (see the module docstring)."""
+                     challenged: bool = False, texts: bool = True) -> None:
+    """Count this SMS against the budgets, or refuse it (see the module docstring).
+    ``texts``: False for a request that will text nobody — refused or challenged alike,
+    but not counted (``core.budgets.sms_budget_take``)."""
     verifier = challenge_verifier()
     at_risk = verifier is not None and str(app_settings.CHALLENGE_MODE).lower() == "at_risk"
     decision = sms_budget_take(phone=phone, country=country, ip=ip, challenged=challenged,
-                               at_risk_challenge=at_risk and not challenged)
+                               at_risk_challenge=at_risk and not challenged, count=texts)
     if decision.state == "counted":
         return
     if decision.state == "over" and (verifier is None or challenged):
         raise SmsBudgetExceeded(retry_after=decision.retry_after)
     # Past a budget with a challenge configured, or at risk: a solved challenge lets it through.
     challenge_check(token=token, ip=ip, action=action)
-    sms_budget_take(phone=phone, country=country, ip=ip, challenged=True)
+    sms_budget_take(phone=phone, country=country, ip=ip, challenged=True, count=texts)

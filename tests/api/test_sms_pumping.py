@@ -63,10 +63,12 @@ def test_numbers_of_other_countries_are_refused_alike_for_known_and_unknown(api,
 def test_past_the_country_budget_known_and_unknown_numbers_get_the_same_429(api, settings):
     setting(settings, SMS_BUDGET_PER_COUNTRY_HOUR=2)
     UserFactory(phone_number=KNOWN, country_id="US")
+    for _ in range(3):  # texts nobody: decided like any request, but spends no budget
+        assert code_request(api, phone_number=UNKNOWN).status_code == 202
     assert code_request(api, phone_number=KNOWN).status_code == 202
-    assert code_request(api, phone_number=UNKNOWN).status_code == 202  # counted too: the budget says nothing of a number
+    assert signup(api, "+12025550199", "US").status_code == 202  # a sign-up always texts (a code or a notice)
     answers = [code_request(api, phone_number=KNOWN), code_request(api, phone_number=UNKNOWN),
-               signup(api, "+12025550199", "US")]
+               signup(api, "+12025550177", "US")]
     for answer in answers:
         assert answer.status_code == 429
         assert answer.json()["code"] == "sms_budget_exceeded"
@@ -77,11 +79,15 @@ def test_past_the_country_budget_known_and_unknown_numbers_get_the_same_429(api,
 
 def test_a_tripped_prefix_refuses_every_number_of_the_range(api, settings):
     setting(settings, SMS_PREFIX_DIGITS=8, SMS_PREFIX_MAX_NUMBERS=3)
+    for n in range(2):  # numbers nobody texts: decided, not counted, so they trip nothing
+        assert code_request(api, phone_number=f"+4474001234{50 + n:02d}").status_code == 202
     for n in range(3):
+        UserFactory(phone_number=f"+4474001234{n:02d}")
         assert code_request(api, phone_number=f"+4474001234{n:02d}").status_code == 202
-    tripped = code_request(api, phone_number="+447400123499")
+    tripped = signup(api, "+447400123499")
     assert tripped.status_code == 429 and tripped.json()["code"] == "sms_budget_exceeded"
     assert code_request(api, phone_number="+447400123400").status_code == 429
+    assert code_request(api, phone_number="+447400123460").status_code == 429  # unknown: refused alike
     assert code_request(api, phone_number="+447911123499").status_code == 202
 
 
@@ -120,6 +126,8 @@ def test_an_unreachable_verifier_fails_closed(api, settings, turnstile, failure)
 def test_at_risk_a_budget_past_or_near_its_limit_asks_for_the_challenge(api, settings, turnstile):
     setting(settings, CHALLENGE_MODE="at_risk", SMS_BUDGET_PER_COUNTRY_HOUR=4, CHALLENGE_RISK_FRACTION=0.75,
             CHALLENGE_IP_MAX_NUMBERS=10)
+    for n in range(1, 6):  # accounts: their code requests text, so they count
+        UserFactory(phone_number=f"+120255501{n:02d}", country_id="US")
     assert code_request(api, phone_number="+12025550101").status_code == 202
     assert code_request(api, phone_number="+12025550102").status_code == 202
     near = code_request(api, phone_number="+12025550103")  # the 3rd of 4
@@ -134,6 +142,8 @@ def test_at_risk_a_budget_past_or_near_its_limit_asks_for_the_challenge(api, set
 
 def test_many_numbers_from_one_address_ask_for_the_challenge(api, settings, turnstile):
     setting(settings, CHALLENGE_MODE="at_risk", CHALLENGE_IP_MAX_NUMBERS=2)
+    for number in ("+447400123401", "+447811123402", "+447911123403"):
+        UserFactory(phone_number=number)
     assert code_request(api, phone_number="+447400123401").status_code == 202
     assert code_request(api, phone_number="+447811123402").status_code == 202
     third = code_request(api, phone_number="+447911123403")

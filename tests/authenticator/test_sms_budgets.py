@@ -198,3 +198,17 @@ def test_the_shipped_settings_pass_the_check():
     from authenticator.checks import check_sms_guard
 
     assert check_sms_guard() == []
+
+
+@pytest.mark.django_db
+def test_a_request_that_texts_nobody_is_decided_alike_and_spends_nothing(store, settings):
+    """The outside review's keep-out: sign-in requests for numbers with no account texted
+    nobody but spent the country's budget, until every real request got 429."""
+    budgets(settings, SMS_BUDGET_PER_COUNTRY_HOUR=2, SMS_PREFIX_MAX_NUMBERS=2, SMS_PREFIX_DIGITS=8)
+    assert [take(gb(100 + i), count=False).state for i in range(20)] == ["counted"] * 20  # nothing spent
+    assert take(gb(1)).state == "counted"
+    assert take(gb(2)).state == "counted"
+    # Past the budget, a request that would text nobody is refused exactly like one that would.
+    for count in (True, False):
+        over = take(gb(3), count=count)
+        assert (over.state, over.budget) == ("over", "country")

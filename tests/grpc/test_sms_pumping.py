@@ -36,6 +36,7 @@ def test_a_number_of_another_country_is_invalid_request_with_the_field_error(stu
 
 def test_past_a_budget_resource_exhausted_with_retry_after(stub, settings):
     setting(settings, SMS_BUDGET_PER_COUNTRY_HOUR=1)
+    UserFactory(phone_number="+12025550123", country_id="US")  # its code is texted: it counts
     stub.RequestOtp(pb.RequestOtpRequest(phone_number="+12025550123"), timeout=20)
     over = failure(stub.RequestOtp, pb.RequestOtpRequest(phone_number="+12025550188"))
     assert (over.status, over.code) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "sms_budget_exceeded")
