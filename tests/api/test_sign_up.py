@@ -126,7 +126,10 @@ def test_a_failed_sms_answers_alike_and_the_next_sign_up_sends_a_fresh_code(api,
     response = api.post("/api/v1/auth/signup", body, format="json")
     assert response.status_code == 202
     wait_idle()
-    assert any("not sent; the account stays pending" in record.getMessage() for record in caplog.records)
+    assert any("delivery to" in record.getMessage() and "failed" in record.getMessage() for record in caplog.records)
+    from otp.models import Delivery
+
+    assert Delivery.objects.get().status == "failed"  # the support admin's "latest deliveries" says so
     assert User.objects.get().status == "unverified" and not sent_to(PHONE)
     settings.AUTHENTICATOR = working
     cache.clear()  # past the resend cooldown
