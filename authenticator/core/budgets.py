@@ -168,8 +168,9 @@ def sms_budget_take(*, phone: str, country: str, ip: str | None, challenged: boo
         state, budget = _take_on_database(keys, member, now, hour, window, span, challenged,
                                           climit, glimit, pmax, c_risk, g_risk, amax, count)
     if state == 0:
-        if count:
-            metrics.sms_budgeted(country=country, challenged=challenged)
+        # Every request the budgets let through, counted or not: a metric of real texts only
+        # would tell known numbers from unknown ones (tests/ops/test_metrics.py).
+        metrics.sms_budgeted(country=country, challenged=challenged)
         return Decision("counted")
     if state == 2:
         return Decision("at_risk", budget)

@@ -73,7 +73,7 @@ TOKENIZER_DURATION = Histogram(
 TOKENIZER_ERRORS = Counter("authn_tokenizer_errors_total", "Tokenizer calls that failed", ["call", "error"])
 # SMS budgets (authenticator.core.budgets): counted at request time for every number alike,
 # so, like the OTP counters, they say nothing about any one account.
-SMS_BUDGETED = Counter("authn_sms_budgeted_total", "Code requests by SMS the budgets counted, by destination country "
+SMS_BUDGETED = Counter("authn_sms_budgeted_total", "Code requests by SMS the budgets let through, by destination country "
                        "(challenged: let through past a budget or a risk signal by a solved challenge)", ["country", "challenged"])
 SMS_BUDGET_REFUSED = Counter("authn_sms_budget_refused_total", "Code requests by SMS past a budget (refused or sent to "
                              "a challenge)", ["budget", "country"])
