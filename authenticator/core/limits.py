@@ -93,9 +93,7 @@ def set_add(*, key: str, member: str, expires: float) -> int:
 def set_size_with(*, key: str, member: str) -> int:
     """The size the set at ``key`` would have with ``member`` in it; nothing is written."""
     with connection.cursor() as cursor:
-        cursor.execute(sql("SELECT count(*), count(*) FILTER (WHERE {m.member} = %s) FROM {m} WHERE {m.key} = %s"
-                           if connection.vendor == "postgresql" else
-                           "SELECT count(*), SUM(CASE WHEN {m.member} = %s THEN 1 ELSE 0 END) FROM {m} WHERE {m.key} = %s",
+        cursor.execute(sql("SELECT count(*), SUM(CASE WHEN {m.member} = %s THEN 1 ELSE 0 END) FROM {m} WHERE {m.key} = %s",
                            m=LimitMember), [member, key])
         size, present = cursor.fetchone()
     return int(size) + (0 if present else 1)

@@ -39,22 +39,16 @@ TYPE_NOT_SUPPORTED = "Codes can't be sent by SMS to this kind of number (premium
 LOCATION_MISMATCH = "Sign up from the country of your phone number, or contact support."
 
 
-def phone_country(phone: str) -> str:
-    """The ISO region of an E.164 number ("001" and unknown ranges as "ZZ")."""
+def phone_country_and_type(phone: str) -> tuple[str, str]:
+    """An E.164 number's ISO region ("001" and unknown ranges as "ZZ") and phonenumbers'
+    type of it, lower case (``mobile``, ``premium_rate``, …; ``unknown``)."""
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+        parsed = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
-        region = None
-    return region if region and len(region) == 2 and region.isalpha() else "ZZ"
-
-
-def phone_type(phone: str) -> str:
-    """phonenumbers' type of an E.164 number, lower case (``mobile``, ``premium_rate``, …)."""
-    try:
-        kind = phonenumbers.number_type(phonenumbers.parse(phone, None))
-    except phonenumbers.NumberParseException:
-        return "unknown"
-    return _TYPE_NAMES.get(kind, "unknown")
+        return "ZZ", "unknown"
+    region = phonenumbers.region_code_for_number(parsed)
+    country = region if region and len(region) == 2 and region.isalpha() else "ZZ"
+    return country, _TYPE_NAMES.get(phonenumbers.number_type(parsed), "unknown")
 
 
 _TYPE_NAMES = {value: name.lower() for name, value in vars(phonenumbers.PhoneNumberType).items()
@@ -65,11 +59,11 @@ def sms_destination_check(*, phone: str) -> str:
     """The number's country, or InvalidInput on ``phone_number``: ``country_not_supported``
     (not in SMS_ALLOWED_COUNTRIES), ``number_type_not_supported`` (premium-rate, toll-free
     and the other types of SMS_REFUSED_NUMBER_TYPES: the numbers pumping pays through)."""
-    country = phone_country(phone)
+    country, kind = phone_country_and_type(phone)
     allowed = {str(c).upper() for c in app_settings.SMS_ALLOWED_COUNTRIES}
     if allowed and country not in allowed:
         raise InvalidInput(extra={"errors": {"phone_number": [{"code": "country_not_supported", "message": NOT_SUPPORTED}]}})
-    if phone_type(phone) in {str(t).lower() for t in app_settings.SMS_REFUSED_NUMBER_TYPES}:
+    if kind in {str(t).lower() for t in app_settings.SMS_REFUSED_NUMBER_TYPES}:
         raise InvalidInput(extra={"errors": {"phone_number": [{"code": "number_type_not_supported",
                                                                "message": TYPE_NOT_SUPPORTED}]}})
     return country
