@@ -1,9 +1,10 @@
 """SMS budgets against pumping (toll fraud): what may be texted, per country, per hour.
 
 Three budgets, each a setting, each deciding at request time for every number alike —
-known, unknown, blocked. Every request that texts someone is counted (each sign-up texts:
-a code or a notice); a sign-in code request for a number with no active account texts
-nobody, so it is decided alike but not counted (``count=False``): counted, a few hundred
+known, unknown, blocked. Every number asked for joins its prefix's distinct numbers; every
+request that texts someone spends the hourly budgets (each sign-up texts: a code or a
+notice); a sign-in code request for a number with no active account texts nobody, so it
+is decided alike but spends no hourly budget (``count=False``): spent, a few hundred
 such requests shut a whole country out while sending nothing.
 
 - per destination country and hour (``SMS_BUDGET_PER_COUNTRY_HOUR``, with
@@ -55,14 +56,11 @@ HOUR_KEPT = 2 * 24 * 3600  # the hour counters outlive their hour, for the admin
 #       the hour's set of countries.
 # ARGV: country limit, global limit, prefix max numbers, member, hour ttl, window ttl,
 #       challenged (1/0), country risk at, global risk at, address max numbers, country,
-#       count (1: count it; 0: only decide, as if it were counted, writing nothing).
+#       count (1: count it; 0: decide and note its number, but spend nothing).
 # Returns {state, budget, country count, global count, distinct numbers of the prefix}:
 # state 0 counted, 1 over a budget (not counted), 2 at risk (not counted: needs a challenge).
 _BUDGET_SCRIPT = """
 local function add(key, member, ttl)
-  if ARGV[12] ~= '1' then
-    return redis.call('SCARD', key) + (redis.call('SISMEMBER', key, member) == 1 and 0 or 1)
-  end
   if redis.call('SADD', key, member) == 1 and redis.call('TTL', key) < 0 then
     redis.call('EXPIRE', key, ttl)
   end
@@ -134,9 +132,12 @@ def sms_budget_take(*, phone: str, country: str, ip: str | None, challenged: boo
     allow it; the decision. ``challenged``: the request solved a challenge (past a
     budget it is let through, and counted). ``at_risk_challenge``: report risk signals
     as ``at_risk`` (nothing counted) instead of counting. ``count=False``: decide alike
-    but count nothing — a request that will text nobody (a sign-in code request for a
-    number with no active account) must not spend a budget, or a few hundred of them
-    would shut a whole country out (an outside review did, sending no SMS at all)."""
+    and join the prefix's (and address's) numbers alike, but spend no hourly budget — a
+    request that will text nobody (a sign-in code request for a number with no active
+    account) spending one let a few hundred of them shut a whole country out (an outside
+    review did, sending no SMS at all). Its number joins the sets all the same: left
+    out, the next request of the range told whether it had been an active account's
+    (a third review did, with 11 requests)."""
     now = time.time()
     hour = int(now // 3600)
     span = max(int(app_settings.SMS_PREFIX_WINDOW), 1)
@@ -187,12 +188,8 @@ def _take_on_database(keys, member, now, hour, window, span, challenged, climit,
                       count=True):
     ckey, gkey, pkey, akey, _countries = keys
     window_end = (window + 1) * span
-    if count:
-        distinct = limits.set_add(key=pkey, member=member, expires=window_end)
-        by_address = limits.set_add(key=akey, member=member, expires=window_end) if amax < UNLIMITED else 0
-    else:
-        distinct = limits.set_size_with(key=pkey, member=member)
-        by_address = limits.set_size_with(key=akey, member=member) if amax < UNLIMITED else 0
+    distinct = limits.set_add(key=pkey, member=member, expires=window_end)
+    by_address = limits.set_add(key=akey, member=member, expires=window_end) if amax < UNLIMITED else 0
     if not challenged:
         c, g = limits.counter_get(key=ckey), limits.counter_get(key=gkey)
         for over, budget in ((c >= climit, "country"), (g >= glimit, "global"), (distinct > pmax, "prefix")):

@@ -90,15 +90,6 @@ def set_add(*, key: str, member: str, expires: float) -> int:
         return int(cursor.fetchone()[0])
 
 
-def set_size_with(*, key: str, member: str) -> int:
-    """The size the set at ``key`` would have with ``member`` in it; nothing is written."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql("SELECT count(*), SUM(CASE WHEN {m.member} = %s THEN 1 ELSE 0 END) FROM {m} WHERE {m.key} = %s",
-                           m=LimitMember), [member, key])
-        size, present = cursor.fetchone()
-    return int(size) + (0 if present else 1)
-
-
 class _Refused(Exception):
     pass
 

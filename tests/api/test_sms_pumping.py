@@ -79,11 +79,11 @@ def test_past_the_country_budget_known_and_unknown_numbers_get_the_same_429(api,
 
 def test_a_tripped_prefix_refuses_every_number_of_the_range(api, settings):
     setting(settings, SMS_PREFIX_DIGITS=8, SMS_PREFIX_MAX_NUMBERS=3)
-    for n in range(2):  # numbers nobody texts: decided, not counted, so they trip nothing
-        assert code_request(api, phone_number=f"+4474001234{50 + n:02d}").status_code == 202
-    for n in range(3):
-        UserFactory(phone_number=f"+4474001234{n:02d}")
-        assert code_request(api, phone_number=f"+4474001234{n:02d}").status_code == 202
+    UserFactory(phone_number="+447400123400")
+    # A number with an account and numbers without one join the range's numbers alike:
+    # left out, the next request of the range told whether the one before was an account's.
+    for number in ("+447400123400", "+447400123450", "+447400123451"):
+        assert code_request(api, phone_number=number).status_code == 202
     tripped = signup(api, "+447400123499")
     assert tripped.status_code == 429 and tripped.json()["code"] == "sms_budget_exceeded"
     assert code_request(api, phone_number="+447400123400").status_code == 429

@@ -204,7 +204,7 @@ def test_the_shipped_settings_pass_the_check():
 def test_a_request_that_texts_nobody_is_decided_alike_and_spends_nothing(store, settings):
     """The outside review's keep-out: sign-in requests for numbers with no account texted
     nobody but spent the country's budget, until every real request got 429."""
-    budgets(settings, SMS_BUDGET_PER_COUNTRY_HOUR=2, SMS_PREFIX_MAX_NUMBERS=2, SMS_PREFIX_DIGITS=8)
+    budgets(settings, SMS_BUDGET_PER_COUNTRY_HOUR=2)
     assert [take(gb(100 + i), count=False).state for i in range(20)] == ["counted"] * 20  # nothing spent
     assert take(gb(1)).state == "counted"
     assert take(gb(2)).state == "counted"
@@ -212,3 +212,14 @@ def test_a_request_that_texts_nobody_is_decided_alike_and_spends_nothing(store, 
     for count in (True, False):
         over = take(gb(3), count=count)
         assert (over.state, over.budget) == ("over", "country")
+
+
+@pytest.mark.django_db
+def test_a_number_that_texts_nobody_joins_its_prefix_like_any_other(store, settings):
+    """The third review's oracle: left out of the prefix's numbers, a request for a number
+    with no account let the next request of the range tell whether it had been one."""
+    budgets(settings, SMS_PREFIX_MAX_NUMBERS=2, SMS_PREFIX_DIGITS=8)
+    assert take(gb(1)).state == "counted"
+    assert take(gb(2), count=False).state == "counted"
+    over = take(gb(3), count=False)
+    assert (over.state, over.budget) == ("over", "prefix")
